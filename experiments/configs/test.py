@@ -1,0 +1,19 @@
+"""Tiny conv β-VAE for the tests: a few steps, seconds on a CPU.
+
+  python -m experiments.train --config=experiments/configs/test.py --workdir=/tmp/vae_test
+"""
+
+from experiments.configs import default
+
+
+def get_config():
+  config = default.get_config()
+  config.latents = 4
+  config.batch_size = 8
+  config.num_train_steps = 4
+  config.log_every_steps = 2
+  config.eval_every_steps = 2
+  config.checkpoint_every_steps = 2
+  config.num_eval_examples = 16
+  config.eval_batch_size = 8
+  return config

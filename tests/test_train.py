@@ -1,0 +1,158 @@
+"""The training step, evaluation, and an end-to-end run that saves, resumes and checks the step."""
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from vae import models
+from vae import train
+from vae.data import dsprites
+from vae.errors import UserInputError
+from vae.metric_writer import read_metrics
+
+
+def _state(config):
+  model = models.create_model(config, dsprites.IMAGE_SHAPE)
+  return train.create_train_state(jax.random.key(0), config, model, dsprites.IMAGE_SHAPE)
+
+
+def test_train_step_is_finite_and_changing_beta_does_not_recompile(config):
+  batch = dsprites.sample(jax.random.key(1), config.batch_size)
+  state = _state(config)
+  before = train.train_step._cache_size()
+  state, metrics = train.train_step(state, batch, jax.random.key(2))
+  after_first = train.train_step._cache_size()
+  for beta in (0.0, 2.5, 16):
+    state, metrics = train.train_step(train.set_beta(state, beta), batch, jax.random.key(3))
+    assert float(metrics['beta']) == beta
+    assert all(np.isfinite(float(v)) for v in metrics.values())
+  assert after_first - before <= 1
+  assert train.train_step._cache_size() == after_first
+  assert int(state.step) == 4
+
+
+def test_train_step_lowers_the_loss_on_a_fixed_batch(config):
+  # One-step regression: a gradient step on a fixed batch and ε must lower that batch's loss.
+  batch = dsprites.sample(jax.random.key(1), config.batch_size)
+  state = _state(config)
+  key = jax.random.key(2)
+  loss_before = train.eval_step(state, batch, key)['loss']
+  for _ in range(3):
+    state, _ = train.train_step(state, batch, key)
+  assert train.eval_step(state, batch, key)['loss'] < loss_before
+
+
+def test_train_step_is_deterministic_given_its_key(config):
+  batch = dsprites.sample(jax.random.key(1), config.batch_size)
+  _, a = train.train_step(_state(config), batch, jax.random.key(7))
+  _, b = train.train_step(_state(config), batch, jax.random.key(7))
+  _, c = train.train_step(_state(config), batch, jax.random.key(8))
+  assert float(a['loss']) == float(b['loss'])
+  assert float(a['loss']) != float(c['loss'])
+
+
+def test_evaluate_weights_chunks_by_size(config):
+  # The mean over 24 images in chunks of 16 + 8 equals the single-batch mean (brute force).
+  state = _state(config)
+  images = dsprites.sample(jax.random.key(1), 24)
+  key = jax.random.key(3)
+  chunked = train.evaluate(state, images, key, batch_size=16)
+  metrics = [train.eval_step(state, images[s:s + 16], jax.random.fold_in(key, i))
+             for i, s in enumerate((0, 16))]
+  expected = (16 * float(metrics[0]['recon']) + 8 * float(metrics[1]['recon'])) / 24
+  np.testing.assert_allclose(chunked['recon'], expected, rtol=1e-5)
+
+
+def test_end_to_end_saves_and_resumes(config, tmp_path):
+  workdir = str(tmp_path / 'run')
+  metrics = train.train_and_evaluate(config, workdir)
+  assert np.isfinite(metrics['loss'])
+  rows = read_metrics(workdir)
+  assert [(r['step'], r['split']) for r in rows] == [
+      (2, 'train'), (2, 'eval'), (4, 'train'), (4, 'eval')]
+  for row in rows:
+    for name in ('loss', 'recon', 'kl', 'elbo', 'beta', *[f'kl_per_dim/{i}' for i in range(4)]):
+      assert np.isfinite(row[name]), (row, name)
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['2', '4']
+  for figure in ('reconstructions.png', 'samples.png', 'traversals.png'):
+    assert os.path.getsize(os.path.join(workdir, 'figures', figure)) > 1000
+  assert any(f.startswith('events.out.tfevents') for f in os.listdir(f'{workdir}/tensorboard'))
+
+  # Re-running the finished run trains nothing and keeps the metrics as they were.
+  train.train_and_evaluate(config, workdir)
+  assert read_metrics(workdir) == rows
+
+  # A longer budget resumes from step 4, not from scratch.
+  config.num_train_steps = 6
+  train.train_and_evaluate(config, workdir)
+  steps = [(r['step'], r['split']) for r in read_metrics(workdir)]
+  assert steps == [(2, 'train'), (2, 'eval'), (4, 'train'), (4, 'eval'), (6, 'train'), (6, 'eval')]
+
+
+def test_resume_matches_an_uninterrupted_run(config, tmp_path):
+  # Same keys per step (fold_in(train_key, step)): a run stopped at step 2 and resumed must end
+  # where a run that never stopped ends.
+  config.num_train_steps = 2
+  train.train_and_evaluate(config, str(tmp_path / 'a'))
+  config.num_train_steps = 4
+  resumed = train.train_and_evaluate(config, str(tmp_path / 'a'))
+  straight = train.train_and_evaluate(config, str(tmp_path / 'b'))
+  np.testing.assert_allclose(resumed['loss'], straight['loss'], rtol=1e-5)
+
+
+def test_metrics_written_after_the_last_checkpoint_are_rewritten_on_resume(config, tmp_path):
+  workdir = str(tmp_path / 'run')
+  train.train_and_evaluate(config, workdir)
+  # Simulate a crash after step 4 was logged but before its checkpoint landed.
+  import shutil
+  shutil.rmtree(os.path.join(workdir, 'checkpoints', '4'))
+  train.train_and_evaluate(config, workdir)
+  steps = [(r['step'], r['split']) for r in read_metrics(workdir)]
+  assert steps == [(2, 'train'), (2, 'eval'), (4, 'train'), (4, 'eval')]
+
+
+def test_non_finite_loss_raises_a_clear_error(config, tmp_path):
+  config.learning_rate = 1e30
+  config.num_train_steps = 6
+  with pytest.raises(FloatingPointError, match='non-finite loss .* lower --config.learning_rate'):
+    train.train_and_evaluate(config, str(tmp_path / 'run'))
+
+
+@pytest.mark.parametrize('setting,value,message', [
+    ('beta', -1.0, '--config.beta=-1.0 must be >= 0'),
+    ('latents', 0, '--config.latents=0 must be a positive integer'),
+    ('batch_size', -2, '--config.batch_size=-2 must be a positive integer'),
+    ('num_train_steps', 0, '--config.num_train_steps=0 must be a positive integer'),
+    ('learning_rate', 0.0, '--config.learning_rate=0.0 must be > 0'),
+    ('model', 'resnet', "unknown model 'resnet' (--config.model); allowed: conv, mlp"),
+    ('likelihood', 'poisson', "unknown likelihood 'poisson' (--config.likelihood)"),
+    ('dataset', 'cifar', "unknown dataset 'cifar' (--config.dataset)"),
+])
+def test_bad_settings_write_nothing(config, tmp_path, setting, value, message):
+  config[setting] = value
+  workdir = tmp_path / 'run'
+  with pytest.raises(UserInputError) as error:
+    train.train_and_evaluate(config, str(workdir))
+  assert str(error.value).startswith(message)
+  assert not workdir.exists()
+
+
+def test_unwritable_workdir(config, tmp_path):
+  blocker = tmp_path / 'file'
+  blocker.write_text('')
+  with pytest.raises(UserInputError, match=f'--workdir={blocker}/run cannot be written'):
+    train.train_and_evaluate(config, str(blocker / 'run'))
+
+
+def test_checkpoint_of_another_shape(config, tmp_path):
+  workdir = str(tmp_path / 'run')
+  train.train_and_evaluate(config, workdir)
+  rows = read_metrics(workdir)
+  config.latents = 5
+  with pytest.raises(UserInputError, match='checkpoint at step 4 .* another model shape'):
+    train.train_and_evaluate(config, workdir)
+  assert read_metrics(workdir) == rows

@@ -1,0 +1,1 @@
+"""JAX/Flax autoencoders and variational autoencoders for research."""

@@ -1,0 +1,62 @@
+"""Observation models p(x | z): how a decoder's output becomes a log-likelihood.
+
+The decoder emits `params_per_channel` numbers per observed channel:
+  bernoulli         logits                          (1 per channel)
+  gaussian_fixed    mean; log-variance fixed        (1 per channel, the sheet's constant Σ_θ)
+  gaussian_learned  mean and log-variance Σ_θ(z)    (2 per channel, exercise 7's Σ_θ(z))
+Log-likelihoods are in nats, summed over every observed element of an example.
+"""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+from vae import distributions
+from vae.errors import UserInputError
+
+NAMES = ('bernoulli', 'gaussian_fixed', 'gaussian_learned')
+
+
+@dataclasses.dataclass(frozen=True)
+class Likelihood:
+  """A named observation model; `fixed_logvar` is used by `gaussian_fixed` only."""
+
+  name: str = 'bernoulli'
+  fixed_logvar: float = 0.0
+
+  def __post_init__(self):
+    if self.name not in NAMES:
+      raise UserInputError(
+          f"unknown likelihood '{self.name}' (--config.likelihood); allowed: {', '.join(NAMES)}")
+
+  @property
+  def params_per_channel(self) -> int:
+    return 2 if self.name == 'gaussian_learned' else 1
+
+  def _mean_logvar(self, params):
+    if self.name == 'gaussian_learned':
+      return jnp.split(params, 2, axis=-1)
+    return params, jnp.full_like(params, self.fixed_logvar)
+
+  def log_prob(self, x, params):
+    """log p(x | params) per example: summed over all but the leading (batch) axis."""
+    if self.name == 'bernoulli':
+      elementwise = distributions.bernoulli_log_prob(params, x)
+    else:
+      mean, logvar = self._mean_logvar(params)
+      elementwise = distributions.gaussian_log_prob(x, mean, logvar)
+    return elementwise.reshape(elementwise.shape[0], -1).sum(axis=-1)
+
+  def mean(self, params):
+    """E[x | params]: what figures show for a reconstruction or a sample."""
+    if self.name == 'bernoulli':
+      return jax.nn.sigmoid(params)
+    return self._mean_logvar(params)[0]
+
+  def sample(self, key, params):
+    """One draw x ~ p(x | params)."""
+    if self.name == 'bernoulli':
+      return jax.random.bernoulli(key, jax.nn.sigmoid(params)).astype(params.dtype)
+    mean, logvar = self._mean_logvar(params)
+    return distributions.reparameterize(key, mean, logvar)

@@ -1,0 +1,135 @@
+"""Encoders, decoders and the VAE module (Flax Linen: pure init/apply on parameter pytrees).
+
+Architectures:
+  mlp   784-500-latents style: flatten, Dense(hidden), ReLU, Dense(2·latents) (flax examples/vae).
+  conv  the disentanglement standard (Higgins et al. 2017; Locatello et al. 2019): encoder
+        conv 32, 32, 64, 64 (4×4, stride 2), Dense 256, Dense 2·latents; decoder mirrored with
+        stride-2 transposed convolutions. Needs an image side divisible by 16 (64×64 in the papers).
+The encoder returns the Gaussian posterior q(z|x) = N(mean, diag exp(logvar)); the decoder returns
+the likelihood's parameters (see `vae.likelihoods`).
+"""
+
+import math
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from vae import distributions
+from vae.errors import UserInputError
+from vae.likelihoods import Likelihood
+
+ARCHITECTURES = ('conv', 'mlp')
+_CONV_CHANNELS = (32, 32, 64, 64)
+_CONV_HIDDEN = 256
+
+
+class MLPEncoder(nn.Module):
+  latents: int
+  hidden: int = 500
+
+  @nn.compact
+  def __call__(self, x):
+    h = nn.relu(nn.Dense(self.hidden)(x.reshape(x.shape[0], -1)))
+    mean, logvar = jnp.split(nn.Dense(2 * self.latents)(h), 2, axis=-1)
+    return mean, logvar
+
+
+class MLPDecoder(nn.Module):
+  output_shape: Sequence[int]
+  hidden: int = 500
+
+  @nn.compact
+  def __call__(self, z):
+    h = nn.relu(nn.Dense(self.hidden)(z))
+    return nn.Dense(math.prod(self.output_shape))(h).reshape(z.shape[0], *self.output_shape)
+
+
+class ConvEncoder(nn.Module):
+  latents: int
+
+  @nn.compact
+  def __call__(self, x):
+    h = x
+    for channels in _CONV_CHANNELS:
+      h = nn.relu(nn.Conv(channels, (4, 4), strides=(2, 2), padding='SAME')(h))
+    h = nn.relu(nn.Dense(_CONV_HIDDEN)(h.reshape(h.shape[0], -1)))
+    mean, logvar = jnp.split(nn.Dense(2 * self.latents)(h), 2, axis=-1)
+    return mean, logvar
+
+
+class ConvDecoder(nn.Module):
+  output_shape: Sequence[int]
+
+  @nn.compact
+  def __call__(self, z):
+    height, width, channels = self.output_shape
+    side = (height // 16, width // 16)
+    h = nn.relu(nn.Dense(_CONV_HIDDEN)(z))
+    h = nn.relu(nn.Dense(side[0] * side[1] * _CONV_CHANNELS[-1])(h))
+    h = h.reshape(z.shape[0], *side, _CONV_CHANNELS[-1])
+    for features in reversed(_CONV_CHANNELS[:-1]):
+      h = nn.relu(nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding='SAME')(h))
+    return nn.ConvTranspose(channels, (4, 4), strides=(2, 2), padding='SAME')(h)
+
+
+class VAE(nn.Module):
+  """q(z|x) by `encoder`, p(x|z) by `decoder` and `likelihood`, prior p(z) = N(0, I)."""
+
+  encoder: nn.Module
+  decoder: nn.Module
+  likelihood: Likelihood
+  latents: int
+
+  def encode(self, x):
+    return self.encoder(x)
+
+  def decode(self, z):
+    return self.decoder(z)
+
+  def __call__(self, x, key):
+    """Encodes, draws z by the reparameterization trick with `key`, decodes."""
+    mean, logvar = self.encode(x)
+    z = distributions.reparameterize(key, mean, logvar)
+    return {'mean': mean, 'logvar': logvar, 'z': z, 'decoder_out': self.decode(z)}
+
+  def sample(self, key, num):
+    """New data from the generative model: z ~ p(z), returns E[x | z] (exercise 2)."""
+    z = jax.random.normal(key, (num, self.latents))
+    return self.likelihood.mean(self.decode(z))
+
+  def reconstruct(self, x):
+    """E[x | z = posterior mean]: the deterministic reconstruction shown in figures."""
+    return self.likelihood.mean(self.decode(self.encode(x)[0]))
+
+  def traverse(self, x, values):
+    """Decodes x's posterior mean with one latent at a time set to each of `values`.
+
+    Returns [latents, len(values), *x.shape[1:]] for a single example x of shape [1, ...].
+    """
+    mean = self.encode(x)[0][0]
+    eye = jnp.eye(self.latents, dtype=mean.dtype)
+    codes = mean * (1 - eye)[:, None, :] + eye[:, None, :] * values[None, :, None]
+    images = self.likelihood.mean(self.decode(codes.reshape(-1, self.latents)))
+    return images.reshape(self.latents, values.shape[0], *images.shape[1:])
+
+
+def create_model(config, observation_shape) -> VAE:
+  """The VAE named by `config.model`, `config.latents` and `config.likelihood`."""
+  likelihood = Likelihood(config.likelihood, config.get('fixed_logvar', 0.0))
+  out_shape = (*observation_shape[:-1], observation_shape[-1] * likelihood.params_per_channel)
+  if config.model == 'mlp':
+    encoder = MLPEncoder(config.latents, config.hidden)
+    decoder = MLPDecoder(out_shape, config.hidden)
+  elif config.model == 'conv':
+    if len(observation_shape) != 3 or observation_shape[0] % 16 or observation_shape[1] % 16:
+      raise UserInputError(
+          f'--config.model=conv needs [height, width, channels] images with sides divisible by 16;'
+          f' the dataset gives {tuple(observation_shape)} (use --config.model=mlp)')
+    encoder = ConvEncoder(config.latents)
+    decoder = ConvDecoder(out_shape)
+  else:
+    raise UserInputError(
+        f"unknown model '{config.model}' (--config.model); allowed: {', '.join(ARCHITECTURES)}")
+  return VAE(encoder, decoder, likelihood, config.latents)
