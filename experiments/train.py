@@ -3,15 +3,13 @@
 Overrides: `--config.beta=4`. Re-running the same command resumes from DIR's latest checkpoint.
 """
 
-import sys
-
 from absl import app
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from experiments import cli
 from vae import train
-from vae.errors import UserInputError
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Path to an ml_collections config.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for metrics, checkpoints, figures.')
@@ -21,11 +19,7 @@ flags.mark_flags_as_required(['config', 'workdir'])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  logging.set_verbosity(logging.INFO)
-  try:
-    metrics = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-  except (UserInputError, FloatingPointError) as e:
-    sys.exit(f'error: {e}')
+  metrics = cli.run(train.train_and_evaluate, _CONFIG.value, _WORKDIR.value)
   logging.info('final eval: loss %.3f  recon %.3f  kl %.3f  elbo %.3f (nats per example)',
                metrics['loss'], metrics['recon'], metrics['kl'], metrics['elbo'])
 
