@@ -1,6 +1,7 @@
 """What every entry point shares: progress logging, and one-line errors with a non-zero exit."""
 
 import logging as std_logging
+import os
 import sys
 
 from absl import logging
@@ -26,3 +27,15 @@ def run(job, *args):
     return job(*args)
   except (UserInputError, FloatingPointError) as e:
     sys.exit(f'error: {e}')
+
+
+def report_and_print(write_report, *args):
+  """Runs `write_report(*args) -> (rows, excluded)` and prints the workdir's summary.md."""
+  workdir = args[-1]
+  rows, excluded = write_report(*args)
+  if not rows:
+    raise UserInputError(f'--workdir={workdir} holds no evaluated run to report')
+  logging.info('%d runs reported, %d excluded; tables and figures in %s', len(rows),
+               len(excluded), workdir)
+  with open(os.path.join(workdir, 'summary.md')) as f:
+    print(f.read())

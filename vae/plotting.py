@@ -1,4 +1,4 @@
-"""Figures a researcher looks at: image grids for reconstructions, prior samples, traversals."""
+"""Figures a researcher looks at: image grids (reconstructions, samples, traversals), β plots."""
 
 import os
 
@@ -31,9 +31,7 @@ def save_image_grid(path, images, title, row_labels=None, col_labels=None):
         ax.set_title(col_labels[c], fontsize=7)
   fig.suptitle(title, fontsize=9)
   fig.tight_layout()
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  fig.savefig(path, dpi=80)
-  plt.close(fig)
+  _save(fig, path)
 
 
 def save_reconstructions(path, originals, reconstructions):
@@ -55,3 +53,60 @@ def save_traversals(path, images, values, kl_per_dim):
   row_labels = [f'z{i} KL={kl:.2f}' for i, kl in enumerate(np.asarray(kl_per_dim))]
   col_labels = [f'{v:+.1f}' for v in np.asarray(values)]
   save_image_grid(path, images, 'latent traversals', row_labels, col_labels)
+
+
+def _beta_axis(ax, betas):
+  # β spans orders of magnitude and may include 0: symlog keeps 0 and spaces 1, 2, 4, 8, 16.
+  ax.set_xscale('symlog', linthresh=1.0)
+  ax.set_xticks(betas)
+  ax.set_xticklabels([f'{b:g}' for b in betas], fontsize=7)
+  ax.set_xlabel('β')
+
+
+def save_beta_curves(path, curves, cols=4):
+  """One panel per metric: the median over seeds against β, with each seed as a point."""
+  rows = -(-len(curves) // cols)
+  fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+  for ax, (name, by_beta) in zip(axes.flat, curves.items()):
+    betas = sorted(by_beta)
+    ax.plot(betas, [np.median(by_beta[b]) for b in betas], '-', color='C0', label='median')
+    for b in betas:
+      ax.plot([b] * len(by_beta[b]), by_beta[b], 'o', color='C1', ms=3, alpha=0.7)
+    ax.set_title(name, fontsize=8)
+    _beta_axis(ax, betas)
+  for ax in list(axes.flat)[len(curves):]:
+    ax.axis('off')
+  fig.tight_layout()
+  _save(fig, path)
+
+
+def save_kl_heatmap(path, betas, kl_per_latent):
+  """KL per latent (sorted within each β, largest first) against β: which latents stay active."""
+  ordered = -np.sort(-np.asarray(kl_per_latent), axis=1)
+  fig, ax = plt.subplots(figsize=(1.0 + 0.6 * len(betas), 3.6))
+  image = ax.imshow(ordered.T, aspect='auto', cmap='viridis')
+  fig.colorbar(image, ax=ax, label='KL (nats)')
+  ax.set_xticks(range(len(betas)))
+  ax.set_xticklabels([f'{b:g}' for b in betas])
+  ax.set_xlabel('β')
+  ax.set_ylabel('latent, sorted by KL')
+  ax.set_title('KL per latent dimension (eval, median over seeds)', fontsize=9)
+  fig.tight_layout()
+  _save(fig, path)
+
+
+def save_side_by_side(path, images):
+  """Saved PNGs ({label: path}) next to each other, each under its label."""
+  fig, axes = plt.subplots(1, len(images), figsize=(4.5 * len(images), 5), squeeze=False)
+  for ax, (label, image_path) in zip(axes[0], images.items()):
+    ax.imshow(plt.imread(image_path))
+    ax.set_title(label)
+    ax.axis('off')
+  fig.tight_layout()
+  _save(fig, path)
+
+
+def _save(fig, path):
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  fig.savefig(path, dpi=80)
+  plt.close(fig)

@@ -1,11 +1,17 @@
-"""Training a (β-)VAE: the state, a pure jitted step, evaluation, and the step-based loop.
+"""Training (β-)VAEs: the state, a pure jitted step, evaluation, and the step-based loop.
 
-Keys: one `jax.random.key(config.seed)` split once into `init`, `train`, `eval` and `sample`;
+The loop trains a group of models that share a config but not β or seed (one model for a single
+run, many for a sweep) with one `vmap`-ed, `scan`-fused program.
+
+Keys: one `jax.random.key(config.seed)` split once into `init`, `train`, `eval` and `sample`
+(`named_keys`);
 step s uses `fold_in(train_key, s)`, split into the data key and the ε key, so a resumed run sees
 the same data and noise as an uninterrupted one.
 """
 
+import dataclasses
 import functools
+import json
 import os
 import time
 from typing import Any
@@ -14,6 +20,7 @@ from absl import logging
 import flax.struct
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import optax
 
@@ -25,6 +32,7 @@ from vae import plotting
 from vae.errors import UserInputError
 from vae.metric_writer import MetricWriter, drop_rows_after
 
+CONFIG_FILE = 'config.json'  # The full config (its own β and seed) of the model in a workdir.
 _POSITIVE_INT_SETTINGS = ('latents', 'batch_size', 'num_train_steps', 'log_every_steps',
                           'eval_every_steps', 'checkpoint_every_steps', 'num_eval_examples',
                           'eval_batch_size')
@@ -42,6 +50,14 @@ class TrainState:
   tx: optax.GradientTransformation = flax.struct.field(pytree_node=False)
 
 
+def named_keys(seed):
+  """The run's keys: `init`, `train`, `sample`, and `eval` split into data, noise, metrics."""
+  init, train, evaluation, sample = jax.random.split(jax.random.key(seed), 4)
+  eval_data, eval_noise, disentanglement = jax.random.split(evaluation, 3)
+  return {'init': init, 'train': train, 'sample': sample, 'eval_data': eval_data,
+          'eval_noise': eval_noise, 'disentanglement': disentanglement}
+
+
 def check_config(config):
   """Raises a one-line UserInputError for a setting outside its allowed range."""
   for name in _POSITIVE_INT_SETTINGS:
@@ -55,12 +71,12 @@ def check_config(config):
     raise UserInputError(f'--config.learning_rate={config.learning_rate} must be > 0')
 
 
-def create_train_state(key, config, model: models.VAE, observation_shape) -> TrainState:
-  """Initial parameters (from `key`) and Adam state for `model`."""
+def create_train_state(key, config, model: models.VAE, observation_shape, tx=None) -> TrainState:
+  """Initial parameters (from `key`) and optimizer state (Adam unless `tx` is given)."""
   init_key, noise_key = jax.random.split(key)
   dummy = jnp.zeros((1, *observation_shape), jnp.float32)
-  params = model.init(init_key, dummy, noise_key)['params']
-  tx = optax.adam(config.learning_rate)
+  params = jax.jit(model.init)(init_key, dummy, noise_key)['params']  # One compile, not per op.
+  tx = tx or optax.adam(config.learning_rate)
   state = TrainState(step=jnp.asarray(0, jnp.int32), params=params, opt_state=tx.init(params),
                      beta=None, model=model, tx=tx)
   return set_beta(state, config.beta)
@@ -76,13 +92,33 @@ def _loss(params, state: TrainState, batch, key):
   return objectives.beta_vae_loss(batch, outputs, state.beta, state.model.likelihood)
 
 
-@functools.partial(jax.jit, donate_argnums=0)
-def train_step(state: TrainState, batch, key):
-  """One Adam step on recon + β·KL; returns the new state and the step's named scalars."""
+def _train_step(state: TrainState, batch, key):
+  """One Adam step on recon + β·KL: `(state, batch, key) -> (state, metrics)`."""
   grads, metrics = jax.grad(_loss, has_aux=True)(state.params, state, batch, key)
   updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
   return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+
+
+train_step = jax.jit(_train_step, donate_argnums=0)
+
+
+def step_keys(train_key, step):
+  """The data key and the ε key of step `step` (the same in every loop that trains a model)."""
+  return jax.random.split(jax.random.fold_in(train_key, step))
+
+
+def train_steps(state: TrainState, train_key, sample_batch, batch_size: int, num_steps: int):
+  """`num_steps` steps fused in one `lax.scan`, each batch drawn in-graph by `sample_batch`.
+
+  Returns the new state and each metric stacked over the steps ([num_steps]).
+  """
+
+  def body(state, step):
+    data_key, noise_key = step_keys(train_key, step)
+    return _train_step(state, sample_batch(data_key, batch_size), noise_key)
+
+  return jax.lax.scan(body, state, state.step + jnp.arange(num_steps))
 
 
 @jax.jit
@@ -92,41 +128,14 @@ def eval_step(state: TrainState, batch, key):
 
 
 def evaluate(state: TrainState, images, key, batch_size):
-  """Scalars averaged over `images` (weighted by chunk size), ε from `key`."""
-  totals, count = None, 0
+  """Scalars averaged over `images` (weighted by chunk size, in float64), ε from `key`."""
+  totals, count = {}, 0
   for i, start in enumerate(range(0, len(images), batch_size)):
     chunk = images[start:start + batch_size]
-    metrics = eval_step(state, chunk, jax.random.fold_in(key, i))
-    weighted = jax.tree.map(lambda m, n=len(chunk): m * n, metrics)
-    totals = weighted if totals is None else jax.tree.map(jnp.add, totals, weighted)
+    for name, value in eval_step(state, chunk, jax.random.fold_in(key, i)).items():
+      totals[name] = totals.get(name, 0.0) + float(value) * len(chunk)
     count += len(chunk)
-  return {name: float(value) / count for name, value in totals.items()}
-
-
-def _mean_metrics(history):
-  return {name: float(np.mean([float(m[name]) for m in history])) for name in history[0]}
-
-
-def _check_finite(metrics, step):
-  if not np.isfinite(metrics['loss']):
-    raise FloatingPointError(
-        f"non-finite loss {metrics['loss']} before step {step}: lower --config.learning_rate"
-        ' or check the data')
-
-
-def _prepare_workdir(workdir):
-  try:
-    os.makedirs(workdir, exist_ok=True)
-    probe = os.path.join(workdir, '.write_probe')
-    with open(probe, 'w'):
-      pass
-    os.remove(probe)
-  except OSError as e:
-    raise UserInputError(f'--workdir={workdir} cannot be written: {e.strerror}') from None
-
-
-def _batch_sampler(dataset):
-  return jax.jit(dataset.sample, static_argnums=1) if dataset.jittable else dataset.sample
+  return {name: total / count for name, total in totals.items()}
 
 
 def save_figures(state: TrainState, images, key, kl_per_dim, figures_dir):
@@ -144,52 +153,201 @@ def save_figures(state: TrainState, images, key, kl_per_dim, figures_dir):
                            kl_per_dim)
 
 
-def train_and_evaluate(config, workdir):
-  """Trains `config` in `workdir` (resuming from its latest checkpoint); returns eval scalars."""
+@dataclasses.dataclass(frozen=True)
+class Member:
+  """One model of a group: its β, its seed and the directory it writes to."""
+
+  beta: float
+  seed: int
+  workdir: str
+
+
+@dataclasses.dataclass
+class MemberResult:
+  eval_metrics: dict | None = None
+  failure: str | None = None
+
+
+def member_config(config, member: Member):
+  """`config` with the member's own β and seed: what a single run of that model would use."""
+  config = config.copy_and_resolve_references()
+  config.beta, config.seed = member.beta, member.seed
+  return config
+
+
+def restore_run(workdir):
+  """(config, dataset, state) of the model saved in `workdir`, at its latest checkpoint."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.exists(path):
+    raise UserInputError(f'--workdir={workdir} holds no trained model (no {CONFIG_FILE})')
+  with open(path) as f:
+    config = ml_collections.ConfigDict(json.load(f))
+  dataset = data.get_dataset(config.dataset, config.get('data_dir'))
+  model = models.create_model(config, dataset.observation_shape)
+  state = create_train_state(jax.random.key(0), config, model, dataset.observation_shape)
+  mngr = checkpoint.manager(workdir)
+  if mngr.latest_step() is None:
+    raise UserInputError(f'--workdir={workdir} has no checkpoint to evaluate')
+  return config, dataset, checkpoint.restore_latest(mngr, set_beta(state, config.beta))
+
+
+def _prepare_workdir(workdir):
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    probe = os.path.join(workdir, '.write_probe')
+    with open(probe, 'w'):
+      pass
+    os.remove(probe)
+  except OSError as e:
+    raise UserInputError(f'--workdir={workdir} cannot be written: {e.strerror}') from None
+
+
+def _stack(trees):
+  return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def _unstack(tree, size):
+  return [jax.tree.map(lambda x, i=i: x[i], tree) for i in range(size)]
+
+
+def _mean_over_steps(metrics, member):
+  return {name: float(np.mean(values[member])) for name, values in metrics.items()}
+
+
+def _next_boundary(step, config):
+  everies = (config.log_every_steps, config.eval_every_steps, config.checkpoint_every_steps)
+  return min([config.num_train_steps] + [(step // e + 1) * e for e in everies])
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3, 4), donate_argnums=0)
+def _group_train_steps(states, train_keys, sample_batch, batch_size, num_steps):
+  steps = functools.partial(train_steps, sample_batch=sample_batch, batch_size=batch_size,
+                            num_steps=num_steps)
+  return jax.vmap(steps)(states, train_keys)
+
+
+_group_train_step = jax.jit(jax.vmap(_train_step), donate_argnums=0)
+
+
+def _run_steps(states, train_keys, dataset, batch_size, num_steps):
+  """`num_steps` steps of every model: in one program for in-graph data, else step by step."""
+  if dataset.jittable:
+    return _group_train_steps(states, train_keys, dataset.sample, batch_size, num_steps)
+  history = []
+  for _ in range(num_steps):
+    keys = [step_keys(k, s) for k, s in zip(train_keys, np.asarray(states.step))]
+    batches = np.stack([dataset.sample(data_key, batch_size) for data_key, _ in keys])
+    states, metrics = _group_train_step(states, batches, jnp.stack([k for _, k in keys]))
+    history.append(metrics)
+  return states, jax.tree.map(lambda *xs: jnp.stack(xs, axis=1), *history)
+
+
+class _MemberIO:
+  """What one model writes: metrics, checkpoints, its fixed eval set, its keys."""
+
+  def __init__(self, member, config, dataset, template_state):
+    _prepare_workdir(member.workdir)
+    keys = named_keys(member.seed)
+    self.train_key, self.sample_key = keys['train'], keys['sample']
+    initial_state = set_beta(create_train_state(
+        keys['init'], config, template_state.model, dataset.observation_shape, template_state.tx),
+        member.beta)
+    self.checkpoints = checkpoint.manager(member.workdir)
+    self.state = checkpoint.restore_latest(self.checkpoints, initial_state)
+    drop_rows_after(member.workdir, int(self.state.step))
+    with open(os.path.join(member.workdir, CONFIG_FILE), 'w') as f:
+      f.write(member_config(config, member).to_json(indent=1) + '\n')
+    self.writer = MetricWriter(member.workdir)
+    self.eval_noise_key = keys['eval_noise']
+    self.eval_images = jnp.asarray(dataset.sample(keys['eval_data'], config.num_eval_examples))
+    self.member = member
+    self.result = MemberResult()
+
+
+def _log_progress(step, config, alive, metrics, seconds):
+  means = [_mean_over_steps(metrics, i) for i in alive]
+  summary = '  '.join(f'{name} {np.mean([m[name] for m in means]):.2f}'
+                      for name in ('loss', 'recon', 'kl'))
+  logging.info('step %d/%d  %s  %.2f steps/s x %d models  ETA %.0f s', step,
+               config.num_train_steps, summary, 1 / seconds, len(alive),
+               (config.num_train_steps - step) * seconds)
+
+
+def _mark_non_finite(ios, metrics, step):
+  for i, io in enumerate(ios):
+    loss = metrics['loss'][i]
+    if not io.result.failure and not np.all(np.isfinite(loss)):
+      io.result.failure = (f'non-finite loss {loss[~np.isfinite(loss)][0]} before step {step}:'
+                           ' lower --config.learning_rate or check the data')
+      logging.warning('%s: %s', io.member.workdir, io.result.failure)
+
+
+def _train_group(config, dataset, ios):
+  """Trains models that start from the same step together, until `num_train_steps`."""
+  states = _stack([io.state for io in ios])
+  train_keys = jnp.stack([io.train_key for io in ios])
+  step = int(ios[0].state.step)
+  history, since, since_step = [], time.perf_counter(), step
+  while step < config.num_train_steps:
+    num_steps = _next_boundary(step, config) - step
+    states, metrics = _run_steps(states, train_keys, dataset, config.batch_size, num_steps)
+    step += num_steps
+    metrics = jax.tree.map(np.asarray, metrics)
+    _mark_non_finite(ios, metrics, step)
+    if all(io.result.failure for io in ios):
+      return
+    history.append(metrics)
+    alive = [(io, state, i) for i, (io, state) in enumerate(zip(ios, _unstack(states, len(ios))))
+             if not io.result.failure]
+    if step % config.log_every_steps == 0 or step == config.num_train_steps:
+      metrics = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *history)
+      seconds = (time.perf_counter() - since) / (step - since_step)
+      for io, _, i in alive:
+        io.writer.write(step, 'train', {**_mean_over_steps(metrics, i), 'steps_per_s': 1 / seconds})
+      _log_progress(step, config, [i for _, _, i in alive], metrics, seconds)
+      history, since, since_step = [], time.perf_counter(), step
+    for io, state, _ in alive:
+      if step % config.eval_every_steps == 0 or step == config.num_train_steps:
+        io.result.eval_metrics = evaluate(state, io.eval_images, io.eval_noise_key,
+                                          config.eval_batch_size)
+        io.writer.write(step, 'eval', io.result.eval_metrics)
+      if step % config.checkpoint_every_steps == 0 or step == config.num_train_steps:
+        checkpoint.save(io.checkpoints, state)
+      io.state = state
+
+
+def train_members(config, members):
+  """Trains each member (β, seed, workdir) of `config`, resuming each from its checkpoints.
+
+  Returns one MemberResult per member: its final eval scalars, or why it failed (non-finite).
+  """
   check_config(config)
   dataset = data.get_dataset(config.dataset, config.get('data_dir'))
   model = models.create_model(config, dataset.observation_shape)
-  _prepare_workdir(workdir)
-  init_key, train_key, eval_key, sample_key = jax.random.split(jax.random.key(config.seed), 4)
-  state = create_train_state(init_key, config, model, dataset.observation_shape)
-  mngr = checkpoint.manager(workdir)
-  state = checkpoint.restore_latest(mngr, state)
-  start = int(state.step)
-  drop_rows_after(workdir, start)
-  writer = MetricWriter(workdir)
-  sample_batch = _batch_sampler(dataset)
-  eval_data_key, eval_noise_key = jax.random.split(eval_key)
-  eval_images = jnp.asarray(sample_batch(eval_data_key, config.num_eval_examples))
-  if start:
-    logging.info('resuming from the checkpoint at step %d', start)
+  template = create_train_state(jax.random.key(0), config, model, dataset.observation_shape)
+  ios = [_MemberIO(member, config, dataset, template) for member in members]
+  for start in sorted({int(io.state.step) for io in ios}):
+    group = [io for io in ios if int(io.state.step) == start]
+    if start:
+      logging.info('resuming %d model(s) from the checkpoint at step %d', len(group), start)
+    _train_group(config, dataset, group)
+  for io in ios:
+    io.checkpoints.wait_until_finished()
+    io.writer.close()
+    if io.result.failure:
+      continue
+    if io.result.eval_metrics is None:  # Already trained to the end: report the saved state.
+      io.result.eval_metrics = evaluate(io.state, io.eval_images, io.eval_noise_key,
+                                        config.eval_batch_size)
+    kl_per_dim = [io.result.eval_metrics[f'kl_per_dim/{i}'] for i in range(config.latents)]
+    save_figures(io.state, io.eval_images, io.sample_key, kl_per_dim,
+                 os.path.join(io.member.workdir, 'figures'))
+  return [io.result for io in ios]
 
-  history, last_log = [], (time.perf_counter(), start)
-  eval_metrics = None
-  for step in range(start, config.num_train_steps):
-    data_key, noise_key = jax.random.split(jax.random.fold_in(train_key, step))
-    state, metrics = train_step(state, sample_batch(data_key, config.batch_size), noise_key)
-    history.append(metrics)
-    done = step + 1
-    if done % config.log_every_steps == 0 or done == config.num_train_steps:
-      scalars = _mean_metrics(history)
-      _check_finite(scalars, done)
-      now = time.perf_counter()
-      steps_per_s = (done - last_log[1]) / (now - last_log[0])
-      scalars['steps_per_s'] = steps_per_s
-      writer.write(done, 'train', scalars)
-      logging.info('step %d/%d  loss %.2f  recon %.2f  kl %.2f  %.2f steps/s  ETA %.0f s', done,
-                   config.num_train_steps, scalars['loss'], scalars['recon'], scalars['kl'],
-                   steps_per_s, (config.num_train_steps - done) / steps_per_s)
-      history, last_log = [], (time.perf_counter(), done)
-    if done % config.eval_every_steps == 0 or done == config.num_train_steps:
-      eval_metrics = evaluate(state, eval_images, eval_noise_key, config.eval_batch_size)
-      writer.write(done, 'eval', eval_metrics)
-    if done % config.checkpoint_every_steps == 0 or done == config.num_train_steps:
-      checkpoint.save(mngr, state)
-  mngr.wait_until_finished()
-  writer.close()
-  if eval_metrics is None:  # Already trained to the end: report the saved state.
-    eval_metrics = evaluate(state, eval_images, eval_noise_key, config.eval_batch_size)
-  kl_per_dim = [eval_metrics[f'kl_per_dim/{i}'] for i in range(config.latents)]
-  save_figures(state, eval_images, sample_key, kl_per_dim, os.path.join(workdir, 'figures'))
-  return eval_metrics
+
+def train_and_evaluate(config, workdir):
+  """Trains `config` in `workdir` (resuming from its latest checkpoint); returns eval scalars."""
+  result = train_members(config, [Member(config.beta, config.seed, workdir)])[0]
+  if result.failure:
+    raise FloatingPointError(result.failure)
+  return result.eval_metrics

@@ -29,4 +29,20 @@ def get_config():
   config.checkpoint_every_steps = 250
   config.num_eval_examples = 512
   config.eval_batch_size = 256
+  config.disentanglement = disentanglement_config()
   return config
+
+
+def disentanglement_config(num_train=10_000, num_test=5_000, sampled_batch_size=64,
+                           sampled_num_train=10_000, sampled_num_eval=5_000,
+                           num_variance_estimate=10_000):
+  """Sample sizes of the disentanglement suite; the defaults are Locatello et al. 2019's."""
+  return ml_collections.ConfigDict({
+      'num_train': num_train,  # Points for MIG, DCI, SAP, modularity, unsupervised scores.
+      'num_test': num_test,
+      'encode_batch_size': 16,  # The reference configs encode in batches of 16.
+      'sampled_batch_size': sampled_batch_size,  # BetaVAE / FactorVAE score batches.
+      'sampled_num_train': sampled_num_train,
+      'sampled_num_eval': sampled_num_eval,
+      'num_variance_estimate': num_variance_estimate,
+  })

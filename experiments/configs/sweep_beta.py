@@ -1,0 +1,22 @@
+"""β sweep of the conv β-VAE on the embedded procedural dSprites, sized for a 2-core CPU.
+
+  python -m experiments.sweep_beta --config=experiments/configs/sweep_beta.py --workdir=runs/sweep
+
+Overrides: --config.betas='1,2,4,8,16' --config.num_seeds=3. All models train in one vmapped
+program (`models_per_step` at a time); each is then scored with the disentanglement suite on
+smaller-than-published sample sizes, and the sweep ends with summary.{csv,json,md} and figures/.
+"""
+
+from experiments.configs import default
+
+
+def get_config():
+  config = default.get_config()
+  config.betas = '1,4,16'
+  config.num_seeds = 1
+  config.models_per_step = 8
+  config.num_train_steps = 800
+  config.eval_every_steps = 400
+  config.checkpoint_every_steps = 400
+  config.disentanglement = default.disentanglement_config(num_train=2000, num_test=1000)
+  return config

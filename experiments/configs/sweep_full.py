@@ -1,0 +1,24 @@
+"""The published β-VAE schedule on procedural dSprites, for an accelerator.
+
+  python -m experiments.sweep_beta --config=experiments/configs/sweep_full.py --workdir=runs/full
+
+300k steps, batch 64, Adam 1e-4, β ∈ {1, 2, 4, 6, 8, 16}, 5 seeds (Locatello et al. 2019), and
+the disentanglement suite at its published sample sizes (10,000 train / 5,000 test points).
+"""
+
+from experiments.configs import sweep_beta
+
+
+def get_config():
+  config = sweep_beta.get_config()
+  config.betas = '1,2,4,6,8,16'
+  config.num_seeds = 5
+  config.models_per_step = 30
+  config.learning_rate = 1e-4
+  config.batch_size = 64
+  config.num_train_steps = 300_000
+  config.log_every_steps = 1000
+  config.eval_every_steps = 10_000
+  config.checkpoint_every_steps = 10_000
+  config.disentanglement = sweep_beta.default.disentanglement_config()
+  return config

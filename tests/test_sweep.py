@@ -1,0 +1,141 @@
+"""The β sweep: vmapped models equal single runs, every output file, report, resume, failures."""
+
+import filecmp
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from experiments.configs import sweep_test
+from vae import report
+from vae import sweep
+from vae import train
+from vae.errors import UserInputError
+from vae.metric_writer import read_metrics
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope='module')
+def finished_sweep(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('sweep'))
+  config = sweep_test.get_config()
+  rows, excluded = sweep.run(config, workdir)
+  return config, workdir, rows, excluded
+
+
+def test_parse_betas():
+  assert sweep.parse_betas('4,1,2') == (1.0, 2.0, 4.0)
+  assert sweep.parse_betas((16, 1)) == (1.0, 16.0)
+  for bad in ('', '1,x', '-1,2'):
+    with pytest.raises(UserInputError, match='--config.betas='):
+      sweep.parse_betas(bad)
+
+
+def test_vmapped_models_equal_single_runs(finished_sweep, tmp_path):
+  config, workdir, _, _ = finished_sweep
+  for beta in (1.0, 8.0):
+    single = sweep_test.get_config()
+    single.beta = beta
+    single_dir = str(tmp_path / f'single_{beta:g}')
+    train.train_and_evaluate(single, single_dir)
+    vmapped = read_metrics(sweep.run_dir(workdir, beta, 0))
+    alone = read_metrics(single_dir)
+    assert [(r['step'], r['split']) for r in vmapped] == [(r['step'], r['split']) for r in alone]
+    for a, b in zip(vmapped, alone):
+      for name in ('loss', 'recon', 'kl', 'elbo'):
+        np.testing.assert_allclose(a[name], b[name], rtol=2e-4, err_msg=f'{beta} {name}')
+
+
+def test_every_output_file(finished_sweep):
+  config, workdir, rows, excluded = finished_sweep
+  assert not excluded
+  assert [(r['beta'], r['seed']) for r in rows] == [(1.0, 0), (8.0, 0)]
+  for beta in (1, 8):
+    run = sweep.run_dir(workdir, beta, 0)
+    for name in ('metrics.jsonl', 'config.json', 'eval_disentanglement.json',
+                 'figures/reconstructions.png', 'figures/samples.png', 'figures/traversals.png'):
+      assert os.path.getsize(os.path.join(run, name)) > 0, name
+    assert os.listdir(os.path.join(run, 'checkpoints'))
+    with open(os.path.join(run, 'eval_disentanglement.json')) as f:
+      scores = json.load(f)
+    assert scores['step'] == config.num_train_steps
+    for representation in ('mean', 'sampled'):
+      assert 0 <= scores[representation]['discrete_mig'] <= 1
+  for name in ('summary.csv', 'summary.json', 'summary.md', 'figures/beta_tradeoff.png',
+               'figures/kl_per_latent.png', 'figures/traversals_by_beta.png'):
+    assert os.path.getsize(os.path.join(workdir, name)) > 0, name
+  with open(os.path.join(workdir, 'summary.csv')) as f:
+    header = f.readline().strip().split(',')
+  assert header[:6] == ['beta', 'seed', 'recon', 'kl', 'elbo', 'active_latents']
+  assert 'discrete_mig' in header and 'factor_vae_eval_accuracy' in header
+
+
+def test_report_rebuilds_the_summary_byte_for_byte(finished_sweep, tmp_path):
+  _, workdir, _, _ = finished_sweep
+  copy = str(tmp_path / 'copy')
+  shutil.copytree(workdir, copy)
+  for name in ('summary.csv', 'summary.json', 'summary.md'):
+    os.remove(os.path.join(copy, name))
+  result = subprocess.run([sys.executable, '-m', 'experiments.report', f'--workdir={copy}'],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr
+  assert '# β sweep summary' in result.stdout
+  for name in ('summary.csv', 'summary.json', 'summary.md'):
+    assert filecmp.cmp(os.path.join(workdir, name), os.path.join(copy, name), shallow=False)
+
+
+def test_rerun_trains_and_scores_nothing(finished_sweep):
+  config, workdir, rows, _ = finished_sweep
+  runs = [sweep.run_dir(workdir, b, 0) for b in (1, 8)]
+  before = {r: (read_metrics(r), os.path.getmtime(os.path.join(r, 'eval_disentanglement.json')))
+            for r in runs}
+  again, _ = sweep.run(config, workdir)
+  assert [(r['beta'], r['recon']) for r in again] == [(r['beta'], r['recon']) for r in rows]
+  for r in runs:
+    assert (read_metrics(r), os.path.getmtime(os.path.join(r, 'eval_disentanglement.json'))) \
+        == before[r]
+
+
+def test_interrupted_sweep_resumes_without_retraining(tmp_path):
+  config = sweep_test.get_config()
+  config.betas = '2'
+  config.disentanglement.num_train = 100  # Scores are not what this test checks.
+  workdir = str(tmp_path / 'sweep')
+  config.num_train_steps = 2  # The "interrupted" sweep stopped after its step-2 checkpoint.
+  sweep.train_sweep(config, workdir)
+  config.num_train_steps = 4
+  sweep.train_sweep(config, workdir)
+  steps = [(r['step'], r['split']) for r in read_metrics(sweep.run_dir(workdir, 2, 0))]
+  assert steps == [(2, 'train'), (2, 'eval'), (4, 'train'), (4, 'eval')]
+
+
+def test_a_diverging_model_is_excluded_and_the_others_finish(tmp_path):
+  config = sweep_test.get_config()
+  config.betas = '1,inf'  # inf·KL: that model's loss is not finite from its first step.
+  workdir = str(tmp_path / 'sweep')
+  finished = sweep.train_sweep(config, workdir)
+  assert [m.beta for m in finished] == [1.0]
+  failed = sweep.run_dir(workdir, float('inf'), 0)
+  with open(os.path.join(failed, sweep.FAILED_FILE)) as f:
+    assert 'non-finite loss' in f.read()
+  rows, excluded = report.collect(workdir)
+  assert [r['beta'] for r in rows] == [1.0]
+  assert list(excluded) == [os.path.relpath(failed, workdir)]
+
+
+@pytest.mark.parametrize('setting,value,message', [
+    ('num_seeds', 0, '--config.num_seeds=0 must be a positive integer'),
+    ('models_per_step', 0, '--config.models_per_step=0 must be a positive integer'),
+    ('betas', '1,-2', "--config.betas='1,-2' must list one or more β >= 0"),
+])
+def test_bad_sweep_settings_write_nothing(tmp_path, setting, value, message):
+  config = sweep_test.get_config()
+  config[setting] = value
+  with pytest.raises(UserInputError, match=message.replace('(', r'\(').replace(')', r'\)')):
+    sweep.run(config, str(tmp_path / 'sweep'))
+  assert not (tmp_path / 'sweep').exists()

@@ -1,0 +1,172 @@
+"""Tables and plots rebuilt from a workdir's saved files alone (a sweep or a single run).
+
+Reads each run's `config.json` (β, seed), the last eval row of `metrics.jsonl` and, where present,
+`eval_disentanglement.json`; writes `summary.csv`, `summary.json`, `summary.md` and
+`figures/` plots. Nothing is trained or recomputed, so the output is a pure function of the files.
+"""
+
+import csv
+import glob
+import json
+import os
+
+import numpy as np
+
+from vae import metric_writer
+from vae import plotting
+from vae.evaluation import suite
+from vae.train import CONFIG_FILE
+
+_INTERNAL = ('step', 'kl_per_dim', 'run_dir')  # Row fields used by plots, not table columns.
+FAILED_FILE = 'failed.txt'
+LEADING_COLUMNS = ('beta', 'seed', 'recon', 'kl', 'elbo', 'active_latents')
+# The scores the β question is answered with, when the evaluation wrote them.
+HEADLINE_SCORES = ('discrete_mig', 'factor_vae_eval_accuracy', 'beta_vae_eval_accuracy',
+                   'disentanglement', 'sap_score')
+
+
+def run_dirs(workdir):
+  """A sweep's `runs/*/`, or the workdir itself for a single run."""
+  if os.path.exists(os.path.join(workdir, CONFIG_FILE)):
+    return [workdir]
+  return sorted(os.path.dirname(p) for p in glob.glob(os.path.join(workdir, 'runs', '*', CONFIG_FILE)))
+
+
+def _read_json(path):
+  with open(path) as f:
+    return json.load(f)
+
+
+def _run_row(run_dir):
+  """The summary row of one finished run, or None when it has no eval yet."""
+  evals = metric_writer.read_metrics(run_dir, split='eval')
+  if not evals:
+    return None
+  final = evals[-1]
+  config = _read_json(os.path.join(run_dir, CONFIG_FILE))
+  row = {'beta': config['beta'], 'seed': config['seed'], 'step': final['step'], 'run_dir': run_dir}
+  row.update({name: final[name] for name in ('recon', 'kl', 'elbo')})
+  row['kl_per_dim'] = [final[k] for k in sorted(
+      (k for k in final if k.startswith('kl_per_dim/')), key=lambda k: int(k.split('/')[1]))]
+  scores_path = os.path.join(run_dir, suite.RESULT_FILE)
+  if os.path.exists(scores_path):
+    row.update(_read_json(scores_path)['mean'])
+  return row
+
+
+def collect(workdir):
+  """(rows sorted by β then seed, {run_dir: why it was excluded})."""
+  rows, excluded = [], {}
+  for run_dir in run_dirs(workdir):
+    failed = os.path.join(run_dir, FAILED_FILE)
+    if os.path.exists(failed):
+      with open(failed) as f:
+        excluded[os.path.relpath(run_dir, workdir)] = f.read().strip()
+      continue
+    row = _run_row(run_dir)
+    if row is None:
+      excluded[os.path.relpath(run_dir, workdir)] = 'not evaluated yet'
+    else:
+      rows.append(row)
+  return sorted(rows, key=lambda r: (r['beta'], r['seed'])), excluded
+
+
+def columns(rows):
+  scores = sorted({k for r in rows for k in r} - set(LEADING_COLUMNS) - set(_INTERNAL))
+  return [c for c in LEADING_COLUMNS if any(c in r for r in rows)] + scores
+
+
+def _fmt(value):
+  return '' if value is None else (f'{value:.6g}' if isinstance(value, float) else str(value))
+
+
+def write_csv(path, rows, names):
+  with open(path, 'w', newline='') as f:
+    writer = csv.writer(f, lineterminator='\n')
+    writer.writerow(names)
+    writer.writerows([[_fmt(r.get(c)) for c in names] for r in rows])
+
+
+def per_beta(rows, name):
+  """{β: values of `name` over its seeds}."""
+  grouped = {}
+  for r in rows:
+    if r.get(name) is not None:
+      grouped.setdefault(r['beta'], []).append(float(r[name]))
+  return grouped
+
+
+def _cell(values):
+  if len(values) == 1:
+    return f'{values[0]:.4g}'
+  return f'{np.median(values):.4g} [{min(values):.4g}, {max(values):.4g}]'
+
+
+def _best_beta_lines(rows):
+  """One line per headline score: its best β (by median) and that β's reconstruction cost."""
+  recon = {b: np.median(v) for b, v in per_beta(rows, 'recon').items()}
+  lines = []
+  for name in HEADLINE_SCORES:
+    medians = {b: np.median(v) for b, v in per_beta(rows, name).items()}
+    if len(medians) < 2:
+      continue
+    best = max(medians, key=medians.get)
+    lowest = min(recon)
+    lines.append(f'- {name}: best at β = {best:g} ({medians[best]:.3f}); recon there '
+                 f'{recon[best]:.1f} nats vs {recon[lowest]:.1f} at β = {lowest:g} '
+                 f'({recon[best] - recon[lowest]:+.1f}).')
+  return lines
+
+
+def markdown(rows, names, excluded):
+  betas = sorted({r['beta'] for r in rows})
+  seeds = {b: len(v) for b, v in per_beta(rows, 'recon').items()}
+  lines = ['# β sweep summary', '',
+           'Median over seeds [min, max]; recon, kl, elbo in nats per example (eval set).', '',
+           '| metric | ' + ' | '.join(f'β = {b:g} (n={seeds[b]})' for b in betas) + ' |',
+           '|---|' + '---|' * len(betas)]
+  for name in names[2:]:
+    grouped = per_beta(rows, name)
+    lines.append(f'| {name} | ' + ' | '.join(_cell(grouped[b]) if b in grouped else ''
+                                             for b in betas) + ' |')
+  best = _best_beta_lines(rows)
+  if best:
+    lines += ['', '## Which β disentangles best, at what reconstruction cost', '', *best]
+  if excluded:
+    lines += ['', '## Excluded runs', '', *[f'- {d}: {why}' for d, why in sorted(excluded.items())]]
+  return '\n'.join(lines) + '\n'
+
+
+def write_figures(workdir, rows, names):
+  figures = os.path.join(workdir, 'figures')
+  plotted = [n for n in names[2:] if per_beta(rows, n)]
+  plotting.save_beta_curves(os.path.join(figures, 'beta_tradeoff.png'),
+                            {n: per_beta(rows, n) for n in plotted})
+  betas = sorted({r['beta'] for r in rows})
+  kl = np.array([np.median([r['kl_per_dim'] for r in rows if r['beta'] == b], axis=0)
+                 for b in betas])
+  plotting.save_kl_heatmap(os.path.join(figures, 'kl_per_latent.png'), betas, kl)
+  traversals = {}
+  for r in rows:
+    path = os.path.join(r['run_dir'], 'figures', 'traversals.png')
+    if r['beta'] not in traversals and os.path.exists(path):
+      traversals[r['beta']] = path
+  if traversals:
+    plotting.save_side_by_side(os.path.join(figures, 'traversals_by_beta.png'),
+                               {f'β = {b:g}': p for b, p in sorted(traversals.items())})
+
+
+def write_report(workdir):
+  """Writes summary.csv/.json/.md and figures/ for `workdir`; returns (rows, excluded)."""
+  rows, excluded = collect(workdir)
+  if not rows:
+    return rows, excluded
+  names = columns(rows)
+  write_csv(os.path.join(workdir, 'summary.csv'), rows, names)
+  with open(os.path.join(workdir, 'summary.json'), 'w') as f:
+    json.dump([{c: r.get(c) for c in names} for r in rows], f, indent=1)
+    f.write('\n')
+  with open(os.path.join(workdir, 'summary.md'), 'w') as f:
+    f.write(markdown(rows, names, excluded))
+  write_figures(workdir, rows, names)
+  return rows, excluded
