@@ -1,8 +1,18 @@
-"""Shared fixtures: the tiny test config."""
+"""Shared fixtures (the tiny test config) and a persistent compilation cache."""
 
-import pytest
+import os
+import tempfile
 
-from experiments.configs import test as test_config
+# One persistent XLA cache for the session and the entry points it starts as subprocesses: the
+# same tiny programs are compiled once, not once per process. Set before JAX is imported.
+os.environ.setdefault('JAX_COMPILATION_CACHE_DIR',
+                      os.path.join(tempfile.gettempdir(), 'vae_tests_xla_cache'))
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '0')
+
+import pytest  # noqa: E402
+
+from experiments.configs import test as test_config  # noqa: E402
 
 
 @pytest.fixture

@@ -35,4 +35,4 @@ def test_test_config_runs_and_resumes(tmp_path):
   assert 'final eval' in first.stderr
   second = _run(*args)
   assert second.returncode == 0, second.stderr
-  assert 'resuming from the checkpoint at step 4' in second.stderr
+  assert 'resuming 1 model(s) from the checkpoint at step 4' in second.stderr

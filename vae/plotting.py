@@ -83,14 +83,14 @@ def save_beta_curves(path, curves, cols=4):
 def save_kl_heatmap(path, betas, kl_per_latent):
   """KL per latent (sorted within each β, largest first) against β: which latents stay active."""
   ordered = -np.sort(-np.asarray(kl_per_latent), axis=1)
-  fig, ax = plt.subplots(figsize=(1.0 + 0.6 * len(betas), 3.6))
+  fig, ax = plt.subplots(figsize=(max(4.0, 1.5 + 0.6 * len(betas)), 3.6))
   image = ax.imshow(ordered.T, aspect='auto', cmap='viridis')
   fig.colorbar(image, ax=ax, label='KL (nats)')
   ax.set_xticks(range(len(betas)))
   ax.set_xticklabels([f'{b:g}' for b in betas])
   ax.set_xlabel('β')
   ax.set_ylabel('latent, sorted by KL')
-  ax.set_title('KL per latent dimension (eval, median over seeds)', fontsize=9)
+  ax.set_title('KL per latent (eval, median over seeds)', fontsize=8)
   fig.tight_layout()
   _save(fig, path)
 
@@ -110,3 +110,22 @@ def _save(fig, path):
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   fig.savefig(path, dpi=80)
   plt.close(fig)
+
+
+def save_training_curves(path, runs, names=('recon', 'kl')):
+  """Each metric against the step, one line per run ({label: metrics.jsonl rows}); eval dashed."""
+  fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.4), squeeze=False)
+  for ax, name in zip(axes[0], names):
+    for color, (label, rows) in enumerate(runs.items()):
+      for split, style in (('train', '-'), ('eval', '--')):
+        points = [(r['step'], r[name]) for r in rows if r['split'] == split]
+        if points:
+          ax.plot(*zip(*points), style, color=f'C{color % 10}',
+                  label=f'{label} ({split})' if len(runs) < 7 or split == 'train' else None)
+    ax.set_xlabel('step')
+    ax.set_ylabel(f'{name} (nats)')
+    ax.set_yscale('log')
+    ax.set_title(name, fontsize=9)
+  axes[0, -1].legend(fontsize=6)
+  fig.tight_layout()
+  _save(fig, path)

@@ -146,6 +146,9 @@ def write_figures(workdir, rows, names):
   kl = np.array([np.median([r['kl_per_dim'] for r in rows if r['beta'] == b], axis=0)
                  for b in betas])
   plotting.save_kl_heatmap(os.path.join(figures, 'kl_per_latent.png'), betas, kl)
+  plotting.save_training_curves(
+      os.path.join(figures, 'training_curves.png'),
+      {f"β={r['beta']:g} seed={r['seed']}": metric_writer.read_metrics(r['run_dir']) for r in rows})
   traversals = {}
   for r in rows:
     path = os.path.join(r['run_dir'], 'figures', 'traversals.png')

@@ -71,12 +71,23 @@ def check_config(config):
     raise UserInputError(f'--config.learning_rate={config.learning_rate} must be > 0')
 
 
-def create_train_state(key, config, model: models.VAE, observation_shape, tx=None) -> TrainState:
-  """Initial parameters (from `key`) and optimizer state (Adam unless `tx` is given)."""
+@functools.lru_cache(maxsize=None)
+def optimizer(learning_rate: float) -> optax.GradientTransformation:
+  """Adam; one object per learning rate, so jitted steps of equal configs share their compile."""
+  return optax.adam(learning_rate)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 2))
+def _init_params(model: models.VAE, key, observation_shape):
   init_key, noise_key = jax.random.split(key)
   dummy = jnp.zeros((1, *observation_shape), jnp.float32)
-  params = jax.jit(model.init)(init_key, dummy, noise_key)['params']  # One compile, not per op.
-  tx = tx or optax.adam(config.learning_rate)
+  return model.init(init_key, dummy, noise_key)['params']
+
+
+def create_train_state(key, config, model: models.VAE, observation_shape) -> TrainState:
+  """Initial parameters (from `key`) and Adam state for `model`."""
+  params = _init_params(model, key, tuple(observation_shape))
+  tx = optimizer(float(config.learning_rate))
   state = TrainState(step=jnp.asarray(0, jnp.int32), params=params, opt_state=tx.init(params),
                      beta=None, model=model, tx=tx)
   return set_beta(state, config.beta)
@@ -245,13 +256,12 @@ def _run_steps(states, train_keys, dataset, batch_size, num_steps):
 class _MemberIO:
   """What one model writes: metrics, checkpoints, its fixed eval set, its keys."""
 
-  def __init__(self, member, config, dataset, template_state):
+  def __init__(self, member, config, dataset, model):
     _prepare_workdir(member.workdir)
     keys = named_keys(member.seed)
     self.train_key, self.sample_key = keys['train'], keys['sample']
     initial_state = set_beta(create_train_state(
-        keys['init'], config, template_state.model, dataset.observation_shape, template_state.tx),
-        member.beta)
+        keys['init'], config, model, dataset.observation_shape), member.beta)
     self.checkpoints = checkpoint.manager(member.workdir)
     self.state = checkpoint.restore_latest(self.checkpoints, initial_state)
     drop_rows_after(member.workdir, int(self.state.step))
@@ -297,23 +307,29 @@ def _train_group(config, dataset, ios):
     if all(io.result.failure for io in ios):
       return
     history.append(metrics)
-    alive = [(io, state, i) for i, (io, state) in enumerate(zip(ios, _unstack(states, len(ios))))
-             if not io.result.failure]
+    alive = [i for i, io in enumerate(ios) if not io.result.failure]
     if step % config.log_every_steps == 0 or step == config.num_train_steps:
       metrics = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *history)
       seconds = (time.perf_counter() - since) / (step - since_step)
-      for io, _, i in alive:
-        io.writer.write(step, 'train', {**_mean_over_steps(metrics, i), 'steps_per_s': 1 / seconds})
-      _log_progress(step, config, [i for _, _, i in alive], metrics, seconds)
+      for i in alive:
+        ios[i].writer.write(step, 'train',
+                            {**_mean_over_steps(metrics, i), 'steps_per_s': 1 / seconds})
+      _log_progress(step, config, alive, metrics, seconds)
       history, since, since_step = [], time.perf_counter(), step
-    for io, state, _ in alive:
-      if step % config.eval_every_steps == 0 or step == config.num_train_steps:
-        io.result.eval_metrics = evaluate(state, io.eval_images, io.eval_noise_key,
+    due_eval = step % config.eval_every_steps == 0 or step == config.num_train_steps
+    due_checkpoint = step % config.checkpoint_every_steps == 0 or step == config.num_train_steps
+    if not (due_eval or due_checkpoint):
+      continue
+    members = _unstack(states, len(ios))
+    for i in alive:
+      io = ios[i]
+      io.state = members[i]
+      if due_eval:
+        io.result.eval_metrics = evaluate(io.state, io.eval_images, io.eval_noise_key,
                                           config.eval_batch_size)
         io.writer.write(step, 'eval', io.result.eval_metrics)
-      if step % config.checkpoint_every_steps == 0 or step == config.num_train_steps:
-        checkpoint.save(io.checkpoints, state)
-      io.state = state
+      if due_checkpoint:
+        checkpoint.save(io.checkpoints, io.state)
 
 
 def train_members(config, members):
@@ -324,8 +340,7 @@ def train_members(config, members):
   check_config(config)
   dataset = data.get_dataset(config.dataset, config.get('data_dir'))
   model = models.create_model(config, dataset.observation_shape)
-  template = create_train_state(jax.random.key(0), config, model, dataset.observation_shape)
-  ios = [_MemberIO(member, config, dataset, template) for member in members]
+  ios = [_MemberIO(member, config, dataset, model) for member in members]
   for start in sorted({int(io.state.step) for io in ios}):
     group = [io for io in ios if int(io.state.step) == start]
     if start:
