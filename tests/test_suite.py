@@ -1,0 +1,59 @@
+"""The disentanglement suite on a trained model, through its entry point."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from vae import train
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Each score's valid range: accuracies, MIG, DCI, SAP, modularity and explicitness are fractions
+# (their definitions); active counts are bounded by the latents; the rest are non-negative
+# (total correlation and mutual information are KL divergences, the Wasserstein score a sum of
+# variances).
+_UNIT_INTERVAL = ('beta_vae_train_accuracy', 'beta_vae_eval_accuracy', 'factor_vae_train_accuracy',
+                  'factor_vae_eval_accuracy', 'discrete_mig', 'disentanglement', 'completeness',
+                  'informativeness_train', 'informativeness_test', 'sap_score', 'modularity_score',
+                  'explicitness_score_train', 'explicitness_score_test')
+_NON_NEGATIVE = ('gaussian_total_correlation', 'gaussian_wasserstein_correlation',
+                 'gaussian_wasserstein_correlation_norm', 'mutual_info_score')
+
+
+def _evaluate(workdir):
+  return subprocess.run([sys.executable, '-m', 'experiments.evaluate', f'--workdir={workdir}'],
+                        cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_every_score_in_its_valid_range(config, tmp_path):
+  workdir = str(tmp_path / 'run')
+  train.train_and_evaluate(config, workdir)
+  result = _evaluate(workdir)
+  assert result.returncode == 0, result.stderr
+  with open(os.path.join(workdir, 'eval_disentanglement.json')) as f:
+    scores = json.load(f)
+  assert scores['step'] == config.num_train_steps
+  for representation in ('mean', 'sampled'):
+    values = scores[representation]
+    assert set(_UNIT_INTERVAL + _NON_NEGATIVE) < set(values)
+    for name in _UNIT_INTERVAL:
+      assert 0.0 <= values[name] <= 1.0, (representation, name, values[name])
+    for name in _NON_NEGATIVE:
+      assert values[name] >= 0.0, (representation, name, values[name])
+    for name in ('active_latents', 'factor_vae_num_active_dims'):
+      assert 0 <= values[name] <= config.latents
+
+
+@pytest.mark.parametrize('make', ['missing', 'untrained'])
+def test_no_model_is_a_one_line_error(tmp_path, make):
+  workdir = tmp_path / 'run'
+  if make == 'untrained':
+    workdir.mkdir()
+  result = _evaluate(workdir)
+  assert result.returncode != 0
+  assert result.stderr.strip().splitlines()[-1] == (
+      f'error: --workdir={workdir} holds no trained model (no config.json)')
+  assert not (workdir / 'eval_disentanglement.json').exists()
