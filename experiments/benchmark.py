@@ -1,0 +1,292 @@
+"""Training throughput on this backend: one JSON line per case, then a table.
+
+  python -m experiments.benchmark
+  python -m experiments.benchmark --cases=conv_vae,conv_vae_scan --repeats=10
+
+Cases:
+  peak_matmul    float32 FLOP/s of a large jitted jnp.dot (the best of --peak_sizes): the limit.
+  mlp_vae        the MLP VAE step (784-500-20, batch 128, Bernoulli) via `vae.train.train_step`.
+  mlp_vae_scan   the same, --scan_steps steps fused in one call by `vae.train.train_steps`.
+  conv_vae       the default conv β-VAE step (experiments/configs/default.py, procedural dSprites).
+  conv_vae_scan  the same fused by `vae.train.train_steps`, each batch rendered inside the scan.
+  renderer       the jitted procedural dSprites `sample`, batches of 64 and 1024, and how many
+                 times the conv step's consumption of images it renders.
+  sweep          --sweep_models conv models, stacked and `jax.vmap`ped through
+                 `train.train_steps` as the β sweep runs them, against the same models one after
+                 the other; steps_per_s counts model-steps.
+
+Timing: each case runs --repeats timed windows after a warm-up and keeps the fastest, so that
+other processes on a shared machine disturb the figures as little as possible. Every window also
+records the process's CPU time (all threads): `fraction_of_peak_cpu` compares FLOPs per
+CPU-second with the matmul's, which stays meaningful when other processes take cores away.
+
+FLOPs: `model_flops_per_step` counts the layers' multiply-adds by hand (×2; the forward pass,
+the input and the weight gradients, less the image gradient nobody needs), and both fractions of
+peak use it. `xla_flops_per_step` is XLA's cost analysis of the compiled step, printed beside it:
+it also counts elementwise work and the zero-padding rows that `vae.layers` multiplies.
+"""
+
+import functools
+import json
+import time
+
+from absl import app
+from absl import flags
+import jax
+import jax.numpy as jnp
+
+from experiments.configs import default as default_config
+from experiments.configs import mlp as mlp_config
+from vae import models
+from vae import train
+from vae.data import dsprites
+
+_ALL_CASES = ('peak_matmul', 'mlp_vae', 'mlp_vae_scan', 'conv_vae', 'conv_vae_scan', 'renderer',
+              'sweep')
+_CASES = flags.DEFINE_list('cases', list(_ALL_CASES),
+                           f'Cases to run, in order; peak_matmul always runs. Any of {_ALL_CASES}.')
+_REPEATS = flags.DEFINE_integer('repeats', 7, 'Timed windows per case; the fastest is kept.')
+_WINDOW_STEPS = flags.DEFINE_integer('window_steps', 5,
+                                     'Single steps (or matmuls, or renders) per timed window.')
+_SCAN_STEPS = flags.DEFINE_integer('scan_steps', 10, 'Steps fused into one train_steps call.')
+_SWEEP_MODELS = flags.DEFINE_integer('sweep_models', 8, 'Models vmapped together in `sweep`.')
+_SWEEP_STEPS = flags.DEFINE_integer('sweep_steps', 5, 'Steps per train_steps call in `sweep`.')
+_SWEEP_REPEATS = flags.DEFINE_integer('sweep_repeats', 3, 'Timed windows of `sweep` (long ones).')
+_PEAK_SIZES = flags.DEFINE_list('peak_sizes', ['512', '1024', '2048'],
+                                'Square matmul sizes tried for the peak; the fastest is the peak.')
+
+_MLP_SHAPE = (28, 28, 1)
+
+
+def best_seconds(run, repeats):
+  """(wall, CPU) seconds of the fastest of `repeats` calls of `run()`, which must block."""
+  run()  # Warm-up: the first call may still allocate or page in.
+  walls, cpus = [], []
+  for _ in range(repeats):
+    wall, cpu = time.perf_counter(), time.process_time()
+    run()
+    walls.append(time.perf_counter() - wall)
+    cpus.append(time.process_time() - cpu)
+  return min(walls), min(cpus)
+
+
+def layer_macs(params, side):
+  """Forward multiply-adds per example of every kernel, from its shape and the image side."""
+  macs = []
+  for part in ('encoder', 'decoder'):
+    for name, layer in params[part].items():
+      kernel, index = layer['kernel'], int(name.rsplit('_', 1)[1])
+      if kernel.ndim == 2:
+        positions = 1
+      elif part == 'encoder':  # Conv_i writes (side / 2^(i+1))² positions.
+        positions = (side // 2**(index + 1))**2
+      else:  # ConvTranspose_i reads (side / 16 · 2^i)² positions.
+        positions = (side // 16 * 2**index)**2
+      macs.append(positions * kernel.size)
+  return macs
+
+
+def model_flops(params, side, batch):
+  """Training FLOPs of one step: forward, input and weight gradients, no image gradient."""
+  macs = layer_macs(params, side)
+  return 2 * batch * (3 * sum(macs) - macs[0])
+
+
+def _xla_flops(compiled):
+  analysis = compiled.cost_analysis()
+  return float((analysis[0] if isinstance(analysis, list) else analysis)['flops'])
+
+
+def _timed_compile(jitted, *args):
+  start = time.perf_counter()
+  compiled = jitted.lower(*args).compile()
+  return compiled, time.perf_counter() - start
+
+
+def _random_binary(key, n):
+  """MNIST-shaped binary images: the MLP step's cost does not depend on their content."""
+  return jax.random.bernoulli(key, 0.5, (n, *_MLP_SHAPE)).astype(jnp.float32)
+
+
+def _mlp_config():
+  config = mlp_config.get_config()
+  config.latents = 20  # 784-500-20, as in the flax VAE example.
+  return config
+
+
+# Each workload: (config, observation shape, in-graph batch sampler).
+_WORKLOADS = {
+    'mlp_vae': (_mlp_config, _MLP_SHAPE, _random_binary),
+    'conv_vae': (default_config.get_config, dsprites.IMAGE_SHAPE, dsprites.sample),
+}
+
+
+def _state(config, shape, seed=0):
+  model = models.create_model(config, shape)
+  return train.create_train_state(jax.random.key(seed), config, model, shape)
+
+
+def _throughput(name, batch, model_steps, seconds, flops, xla_flops, compile_s, peak):
+  """The JSON fields of a training case timed at `seconds` (wall, CPU) for `model_steps`."""
+  (wall, cpu), total = seconds, flops * model_steps
+  return {'case': name, 'steps_per_s': model_steps / wall,
+          'images_per_s': batch * model_steps / wall,
+          'model_flops_per_step': flops, 'xla_flops_per_step': xla_flops,
+          'flops_per_s': total / wall, 'fraction_of_peak': total / wall / peak['flops_per_s'],
+          'fraction_of_peak_cpu': total / cpu / peak['flops_per_cpu_s'], 'compile_s': compile_s}
+
+
+def step_case(name, peak):
+  """`train.train_step` on pre-drawn batches (drawing them is the renderer case)."""
+  get_config, shape, sample_batch = _WORKLOADS[name]
+  config = get_config()
+  state = _state(config, shape)
+  keys = jax.random.split(jax.random.key(1), _WINDOW_STEPS.value)
+  batches = [sample_batch(k, config.batch_size) for k in keys]
+  noise_key = jax.random.key(2)
+  compiled, compile_s = _timed_compile(train.train_step, state, batches[0], noise_key)
+  holder = [state]  # The step donates its state: always pass on the newest.
+
+  def run():
+    for batch in batches:
+      holder[0], _ = train.train_step(holder[0], batch, noise_key)
+    jax.block_until_ready(holder[0])
+
+  seconds = best_seconds(run, _REPEATS.value)
+  return _throughput(name, config.batch_size, len(batches), seconds,
+                     model_flops(state.params, shape[0], config.batch_size),
+                     _xla_flops(compiled), compile_s, peak)
+
+
+_fused_steps = jax.jit(train.train_steps, static_argnums=(2, 3, 4), donate_argnums=0)
+
+
+def scan_case(name, peak):
+  """`train.train_steps`: --scan_steps steps and the drawing of their batches in one call."""
+  get_config, shape, sample_batch = _WORKLOADS[name.removesuffix('_scan')]
+  config = get_config()
+  state = _state(config, shape)
+  args = (jax.random.key(1), sample_batch, config.batch_size, _SCAN_STEPS.value)
+  compiled, compile_s = _timed_compile(_fused_steps, state, *args)
+  holder = [state]
+
+  def run():
+    holder[0] = jax.block_until_ready(_fused_steps(holder[0], *args)[0])
+
+  seconds = best_seconds(run, _REPEATS.value)
+  # XLA's analysis counts a loop body once: its figure is per step already.
+  return _throughput(name, config.batch_size, _SCAN_STEPS.value, seconds,
+                     model_flops(state.params, shape[0], config.batch_size),
+                     _xla_flops(compiled), compile_s, peak)
+
+
+def sweep_case(peak):
+  """K conv models vmapped through `train.train_steps` (as the sweep runs them) vs one by one."""
+  config = default_config.get_config()
+  shape, num_models, num_steps = dsprites.IMAGE_SHAPE, _SWEEP_MODELS.value, _SWEEP_STEPS.value
+  states = [train.set_beta(_state(config, shape, seed), 2.0**seed) for seed in range(num_models)]
+  keys = list(jax.random.split(jax.random.key(1), num_models))
+  group = jax.jit(jax.vmap(functools.partial(
+      train.train_steps, sample_batch=dsprites.sample, batch_size=config.batch_size,
+      num_steps=num_steps)), donate_argnums=0)
+  stacked = [jax.tree.map(lambda *xs: jnp.stack(xs), *states)]
+  compiled, compile_s = _timed_compile(group, stacked[0], jnp.stack(keys))
+  args = (dsprites.sample, config.batch_size, num_steps)
+
+  def run_vmapped():
+    stacked[0] = jax.block_until_ready(group(stacked[0], jnp.stack(keys))[0])
+
+  def run_one_by_one():
+    states[:] = [_fused_steps(s, k, *args)[0] for s, k in zip(states, keys)]
+    jax.block_until_ready(states)
+
+  flops = model_flops(states[0].params, shape[0], config.batch_size)
+  result = _throughput('sweep', config.batch_size, num_models * num_steps,
+                       best_seconds(run_vmapped, _SWEEP_REPEATS.value), flops,
+                       _xla_flops(compiled) / num_models, compile_s, peak)
+  one_by_one = best_seconds(run_one_by_one, _SWEEP_REPEATS.value)[0]
+  result.update(models=num_models, one_by_one_steps_per_s=num_models * num_steps / one_by_one,
+                vmap_speedup=result['steps_per_s'] * one_by_one / (num_models * num_steps))
+  return result
+
+
+def peak_matmul():
+  by_size = {}
+  for size in map(int, _PEAK_SIZES.value):
+    a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
+    b = jax.random.normal(jax.random.key(1), (size, size), jnp.float32)
+    dot = jax.jit(jnp.dot)
+
+    def run(a=a, b=b, dot=dot):
+      jax.block_until_ready([dot(a, b) for _ in range(_WINDOW_STEPS.value)])
+
+    wall, cpu = best_seconds(run, _REPEATS.value)
+    flops = 2 * size**3 * _WINDOW_STEPS.value
+    by_size[size] = (flops / wall, flops / cpu)
+  size = max(by_size, key=lambda s: by_size[s][0])
+  return {'case': 'peak_matmul', 'size': size, 'flops_per_s': by_size[size][0],
+          'flops_per_cpu_s': by_size[size][1], 'fraction_of_peak': 1.0,
+          'flops_per_s_by_size': {s: f for s, (f, _) in by_size.items()}}
+
+
+def renderer(results):
+  """Images/s of the jitted renderer, and its ratio to the fastest conv case's consumption."""
+  out = {'case': 'renderer'}
+  for batch in (64, 1024):
+    keys = jax.random.split(jax.random.key(3), _WINDOW_STEPS.value)
+    wall, _ = best_seconds(
+        lambda b=batch: jax.block_until_ready([dsprites.sample(k, b) for k in keys]),
+        _REPEATS.value)
+    out[f'images_per_s_{batch}'] = batch * len(keys) / wall
+  out['images_per_s'] = out['images_per_s_64']  # The batch size the training loop renders.
+  conv = [r['images_per_s'] for r in results if r['case'].startswith('conv_vae')]
+  if conv:
+    out['conv_images_per_s'] = max(conv)
+    for batch in (64, 1024):
+      out[f'ratio_to_conv_step_{batch}'] = out[f'images_per_s_{batch}'] / max(conv)
+  return out
+
+
+def _table(results):
+  header = ('case', 'steps/s', 'images/s', 'GFLOP/step', 'XLA GFLOP/step', 'GFLOP/s',
+            'of peak', 'of peak (CPU s)', 'compile s')
+  rows = [header]
+  for r in results:
+    cells = [r.get('steps_per_s'), r.get('images_per_s'),
+             r.get('model_flops_per_step', 0) / 1e9 or None,
+             r.get('xla_flops_per_step', 0) / 1e9 or None, r.get('flops_per_s', 0) / 1e9 or None]
+    cells = [r['case']] + ['' if c is None else f'{c:.3g}' for c in cells] + [
+        f"{r[k]:.0%}" if k in r else '' for k in ('fraction_of_peak', 'fraction_of_peak_cpu')
+    ] + [f"{r['compile_s']:.1f}" if 'compile_s' in r else '']
+    rows.append(cells)
+  widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+  return '\n'.join('  '.join(c.rjust(w) for c, w in zip(row, widths)) for row in rows)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  unknown = sorted(set(_CASES.value) - set(_ALL_CASES))
+  if unknown:
+    raise app.UsageError(f'unknown --cases {unknown}; allowed: {", ".join(_ALL_CASES)}')
+  peak = peak_matmul()
+  results = [peak]
+  print(json.dumps(peak), flush=True)
+  for name in _CASES.value:
+    if name == 'peak_matmul':
+      continue
+    if name == 'renderer':
+      result = renderer(results)
+    elif name == 'sweep':
+      result = sweep_case(peak)
+    elif name.endswith('_scan'):
+      result = scan_case(name, peak)
+    else:
+      result = step_case(name, peak)
+    results.append(result)
+    print(json.dumps(result), flush=True)
+  print(_table(results))
+
+
+if __name__ == '__main__':
+  app.run(main)
