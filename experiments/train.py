@@ -1,6 +1,7 @@
 """Trains one (β-)VAE: `python -m experiments.train --config=CONFIG.py --workdir=DIR`.
 
-Overrides: `--config.beta=4`. Re-running the same command resumes from DIR's latest checkpoint.
+Overrides: `--config.beta=4`, `--config.method=contractive_ae` (see configs/default.py).
+Re-running the same command resumes from DIR's latest checkpoint.
 """
 
 from absl import app
@@ -20,8 +21,9 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   metrics = cli.run(train.train_and_evaluate, _CONFIG.value, _WORKDIR.value)
-  logging.info('final eval: loss %.3f  recon %.3f  kl %.3f  elbo %.3f (nats per example)',
-               metrics['loss'], metrics['recon'], metrics['kl'], metrics['elbo'])
+  summary = '  '.join(f'{name} {metrics[name]:.3f}' for name in ('loss', 'recon', 'kl', 'elbo')
+                      if name in metrics)  # An autoencoder has no kl or elbo.
+  logging.info('final eval: %s (nats per example)', summary)
 
 
 if __name__ == '__main__':

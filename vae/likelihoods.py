@@ -16,6 +16,10 @@ from vae import distributions
 from vae.errors import UserInputError
 
 NAMES = ('bernoulli', 'gaussian_fixed', 'gaussian_learned')
+# A Bernoulli "prediction" given as an image must avoid probabilities 0 and 1 (infinite NLL): one
+# 8-bit grey level is the least confidence an image can express, so a fully wrong pixel costs
+# log(256) = 5.5 nats instead of infinity.
+_IMAGE_PROBABILITY_FLOOR = 1.0 / 256
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +51,15 @@ class Likelihood:
       mean, logvar = self._mean_logvar(params)
       elementwise = distributions.gaussian_log_prob(x, mean, logvar)
     return elementwise.reshape(elementwise.shape[0], -1).sum(axis=-1)
+
+  def params_for_mean(self, mean):
+    """Parameters whose E[x] is `mean` (clipped into (0, 1) if Bernoulli; σ² fixed if learned)."""
+    if self.name == 'bernoulli':
+      p = jnp.clip(mean, _IMAGE_PROBABILITY_FLOOR, 1 - _IMAGE_PROBABILITY_FLOOR)
+      return jnp.log(p) - jnp.log1p(-p)
+    if self.name == 'gaussian_learned':
+      return jnp.concatenate([mean, jnp.full_like(mean, self.fixed_logvar)], axis=-1)
+    return mean
 
   def mean(self, params):
     """E[x | params]: what figures show for a reconstruction or a sample."""

@@ -6,7 +6,8 @@ Architectures:
         conv 32, 32, 64, 64 (4×4, stride 2), Dense 256, Dense 2·latents; decoder mirrored with
         stride-2 transposed convolutions. Needs an image side divisible by 16 (64×64 in the papers).
 The encoder returns the Gaussian posterior q(z|x) = N(mean, diag exp(logvar)); the decoder returns
-the likelihood's parameters (see `vae.likelihoods`).
+the likelihood's parameters (see `vae.likelihoods`). The deterministic `Autoencoder` reuses
+the same networks with the encoder's mean head as its code: both share one parameter layout.
 """
 
 import math
@@ -17,10 +18,12 @@ import jax
 import jax.numpy as jnp
 
 from vae import distributions
+from vae import layers
 from vae.errors import UserInputError
 from vae.likelihoods import Likelihood
 
 ARCHITECTURES = ('conv', 'mlp')
+VARIATIONAL_METHODS = ('vae', 'beta_vae')  # --config.method values with a stochastic code.
 _CONV_CHANNELS = (32, 32, 64, 64)
 _CONV_HIDDEN = 256
 
@@ -52,8 +55,8 @@ class ConvEncoder(nn.Module):
   @nn.compact
   def __call__(self, x):
     h = x
-    for channels in _CONV_CHANNELS:
-      h = nn.relu(nn.Conv(channels, (4, 4), strides=(2, 2), padding='SAME')(h))
+    for i, channels in enumerate(_CONV_CHANNELS):
+      h = nn.relu(layers.StridedConv(channels, name=f'Conv_{i}')(h))
     h = nn.relu(nn.Dense(_CONV_HIDDEN)(h.reshape(h.shape[0], -1)))
     mean, logvar = jnp.split(nn.Dense(2 * self.latents)(h), 2, axis=-1)
     return mean, logvar
@@ -69,9 +72,9 @@ class ConvDecoder(nn.Module):
     h = nn.relu(nn.Dense(_CONV_HIDDEN)(z))
     h = nn.relu(nn.Dense(side[0] * side[1] * _CONV_CHANNELS[-1])(h))
     h = h.reshape(z.shape[0], *side, _CONV_CHANNELS[-1])
-    for features in reversed(_CONV_CHANNELS[:-1]):
-      h = nn.relu(nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding='SAME')(h))
-    return nn.ConvTranspose(channels, (4, 4), strides=(2, 2), padding='SAME')(h)
+    for i, features in enumerate(reversed(_CONV_CHANNELS[:-1])):
+      h = nn.relu(layers.StridedConvTranspose(features, name=f'ConvTranspose_{i}')(h))
+    return layers.StridedConvTranspose(channels, name='ConvTranspose_3')(h)
 
 
 class VAE(nn.Module):
@@ -99,6 +102,10 @@ class VAE(nn.Module):
     z = jax.random.normal(key, (num, self.latents))
     return self.likelihood.mean(self.decode(z))
 
+  def code(self, x):
+    """The deterministic code: the posterior mean."""
+    return self.encode(x)[0]
+
   def reconstruct(self, x):
     """E[x | z = posterior mean]: the deterministic reconstruction shown in figures."""
     return self.likelihood.mean(self.decode(self.encode(x)[0]))
@@ -115,8 +122,41 @@ class VAE(nn.Module):
     return images.reshape(self.latents, values.shape[0], *images.shape[1:])
 
 
-def create_model(config, observation_shape) -> VAE:
-  """The VAE named by `config.model`, `config.latents` and `config.likelihood`."""
+class Autoencoder(nn.Module):
+  """A deterministic autoencoder: code z = f(x) (the encoder's mean head), p(x|z) by `decoder`.
+
+  Not generative (sheet exercise 2): it has no prior to sample, hence no `sample`/`traverse`.
+  """
+
+  encoder: nn.Module
+  decoder: nn.Module
+  likelihood: Likelihood
+  latents: int
+
+  def encode(self, x):
+    # The encoder also emits a log-variance head; a deterministic code has no use for it.
+    return self.encoder(x)[0]
+
+  def code(self, x):
+    """The code (the same as `encode`; named alike in both modules)."""
+    return self.encode(x)
+
+  def decode(self, z):
+    return self.decoder(z)
+
+  def __call__(self, x, key=None):
+    """Encodes and decodes; `key` is unused, accepted so both modules are called alike."""
+    del key
+    code = self.encode(x)
+    return {'code': code, 'decoder_out': self.decode(code)}
+
+  def reconstruct(self, x):
+    """E[x | z = f(x)]."""
+    return self.likelihood.mean(self.decode(self.encode(x)))
+
+
+def create_model(config, observation_shape) -> VAE | Autoencoder:
+  """The model named by `config.model`, `config.latents`, `config.likelihood`, `config.method`."""
   likelihood = Likelihood(config.likelihood, config.get('fixed_logvar', 0.0))
   out_shape = (*observation_shape[:-1], observation_shape[-1] * likelihood.params_per_channel)
   if config.model == 'mlp':
@@ -132,4 +172,5 @@ def create_model(config, observation_shape) -> VAE:
   else:
     raise UserInputError(
         f"unknown model '{config.model}' (--config.model); allowed: {', '.join(ARCHITECTURES)}")
-  return VAE(encoder, decoder, likelihood, config.latents)
+  variational = config.get('method', 'beta_vae') in VARIATIONAL_METHODS
+  return (VAE if variational else Autoencoder)(encoder, decoder, likelihood, config.latents)

@@ -46,8 +46,9 @@ class TrainState:
   params: Any
   opt_state: Any
   beta: jax.Array
-  model: models.VAE = flax.struct.field(pytree_node=False)
+  model: models.VAE | models.Autoencoder = flax.struct.field(pytree_node=False)
   tx: optax.GradientTransformation = flax.struct.field(pytree_node=False)
+  objective: objectives.Objective = flax.struct.field(pytree_node=False)
 
 
 def named_keys(seed):
@@ -69,6 +70,7 @@ def check_config(config):
     raise UserInputError(f'--config.beta={config.beta} must be >= 0')
   if not config.learning_rate > 0:
     raise UserInputError(f'--config.learning_rate={config.learning_rate} must be > 0')
+  objectives.from_config(config)  # Raises for an unknown method or a setting out of range.
 
 
 @functools.lru_cache(maxsize=None)
@@ -89,7 +91,7 @@ def create_train_state(key, config, model: models.VAE, observation_shape) -> Tra
   params = _init_params(model, key, tuple(observation_shape))
   tx = optimizer(float(config.learning_rate))
   state = TrainState(step=jnp.asarray(0, jnp.int32), params=params, opt_state=tx.init(params),
-                     beta=None, model=model, tx=tx)
+                     beta=None, model=model, tx=tx, objective=objectives.from_config(config))
   return set_beta(state, config.beta)
 
 
@@ -99,12 +101,11 @@ def set_beta(state: TrainState, beta) -> TrainState:
 
 
 def _loss(params, state: TrainState, batch, key):
-  outputs = state.model.apply({'params': params}, batch, key)
-  return objectives.beta_vae_loss(batch, outputs, state.beta, state.model.likelihood)
+  return state.objective(state.model, params, batch, key, state.beta)
 
 
 def _train_step(state: TrainState, batch, key):
-  """One Adam step on recon + β·KL: `(state, batch, key) -> (state, metrics)`."""
+  """One Adam step on the state's objective: `(state, batch, key) -> (state, metrics)`."""
   grads, metrics = jax.grad(_loss, has_aux=True)(state.params, state, batch, key)
   updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
@@ -149,13 +150,16 @@ def evaluate(state: TrainState, images, key, batch_size):
   return {name: total / count for name, total in totals.items()}
 
 
-def save_figures(state: TrainState, images, key, kl_per_dim, figures_dir):
-  """reconstructions.png, samples.png and traversals.png for the current parameters."""
+def save_figures(state: TrainState, images, key, eval_metrics, figures_dir):
+  """reconstructions.png, and for a VAE samples.png and traversals.png (only it generates)."""
   variables = {'params': state.params}
   apply = state.model.apply
   originals = images[:8]
-  recon = apply(variables, originals, method=models.VAE.reconstruct)
+  recon = apply(variables, originals, method='reconstruct')
   plotting.save_reconstructions(os.path.join(figures_dir, 'reconstructions.png'), originals, recon)
+  if not isinstance(state.model, models.VAE):
+    return
+  kl_per_dim = [eval_metrics[f'kl_per_dim/{i}'] for i in range(state.model.latents)]
   samples = apply(variables, key, 32, method=models.VAE.sample)
   plotting.save_samples(os.path.join(figures_dir, 'samples.png'), samples)
   values = jnp.linspace(-2.5, 2.5, 9)
@@ -277,7 +281,7 @@ class _MemberIO:
 def _log_progress(step, config, alive, metrics, seconds):
   means = [_mean_over_steps(metrics, i) for i in alive]
   summary = '  '.join(f'{name} {np.mean([m[name] for m in means]):.2f}'
-                      for name in ('loss', 'recon', 'kl'))
+                      for name in ('loss', 'recon', 'kl') if name in means[0])
   logging.info('step %d/%d  %s  %.2f steps/s x %d models  ETA %.0f s', step,
                config.num_train_steps, summary, 1 / seconds, len(alive),
                (config.num_train_steps - step) * seconds)
@@ -354,8 +358,7 @@ def train_members(config, members):
     if io.result.eval_metrics is None:  # Already trained to the end: report the saved state.
       io.result.eval_metrics = evaluate(io.state, io.eval_images, io.eval_noise_key,
                                         config.eval_batch_size)
-    kl_per_dim = [io.result.eval_metrics[f'kl_per_dim/{i}'] for i in range(config.latents)]
-    save_figures(io.state, io.eval_images, io.sample_key, kl_per_dim,
+    save_figures(io.state, io.eval_images, io.sample_key, io.result.eval_metrics,
                  os.path.join(io.member.workdir, 'figures'))
   return [io.result for io in ios]
 
