@@ -15,12 +15,12 @@ def get_config():
   config.betas = '1,4,16'
   config.num_seeds = 1
   config.models_per_step = 8
-  config.num_train_steps = 800
-  config.eval_every_steps = 400
-  config.checkpoint_every_steps = 400
+  config.num_train_steps = 500
+  config.eval_every_steps = 250
+  config.checkpoint_every_steps = 250
   # BetaVAE/FactorVAE encode 64 images per point: at the published 10,000/5,000 points that is
   # ~3M encoder passes per model, minutes on a CPU. The CPU sweep uses smaller sizes.
   config.disentanglement = default.disentanglement_config(
-      num_train=1000, num_test=500, sampled_num_train=200, sampled_num_eval=100,
+      num_train=1000, num_test=500, sampled_num_train=100, sampled_num_eval=50,
       num_variance_estimate=1000)
   return config
