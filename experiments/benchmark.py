@@ -2,6 +2,7 @@
 
   python -m experiments.benchmark
   python -m experiments.benchmark --cases=conv_vae,conv_vae_scan --repeats=10
+  python -m experiments.benchmark --glibc_heap   # glibc keeps freed memory (see below)
 
 Cases:
   peak_matmul    float32 FLOP/s of a large jitted jnp.dot (the best of --peak_sizes): the limit.
@@ -19,6 +20,8 @@ Timing: each case runs --repeats timed windows after a warm-up and keeps the fas
 other processes on a shared machine disturb the figures as little as possible. Every window also
 records the process's CPU time (all threads): `fraction_of_peak_cpu` compares FLOPs per
 CPU-second with the matmul's, which stays meaningful when other processes take cores away.
+--glibc_heap measures a process setting: XLA:CPU allocates its temp buffer (114 MB for the conv
+step) per call, which glibc otherwise maps afresh and the kernel page-faults in every step.
 
 FLOPs: `model_flops_per_step` counts the layers' multiply-adds by hand (×2; the forward pass,
 the input and the weight gradients, less the image gradient nobody needs), and both fractions of
@@ -26,6 +29,7 @@ peak use it. `xla_flops_per_step` is XLA's cost analysis of the compiled step, p
 it also counts elementwise work and the zero-padding rows that `vae.layers` multiplies.
 """
 
+import ctypes
 import functools
 import json
 import time
@@ -52,10 +56,23 @@ _SCAN_STEPS = flags.DEFINE_integer('scan_steps', 10, 'Steps fused into one train
 _SWEEP_MODELS = flags.DEFINE_integer('sweep_models', 8, 'Models vmapped together in `sweep`.')
 _SWEEP_STEPS = flags.DEFINE_integer('sweep_steps', 5, 'Steps per train_steps call in `sweep`.')
 _SWEEP_REPEATS = flags.DEFINE_integer('sweep_repeats', 3, 'Timed windows of `sweep` (long ones).')
+_GLIBC_HEAP = flags.DEFINE_bool(
+    'glibc_heap', False, 'Before JAX starts, make glibc keep freed memory (one arena, no mmap, no '
+    'trim), so that the temp buffer XLA:CPU allocates per call is not page-faulted in again '
+    'every step (notes/performance.md).')
 _PEAK_SIZES = flags.DEFINE_list('peak_sizes', ['512', '1024', '2048'],
                                 'Square matmul sizes tried for the peak; the fastest is the peak.')
 
 _MLP_SHAPE = (28, 28, 1)
+
+
+def keep_freed_memory():
+  """glibc: one malloc arena, no mmap-backed chunks, no trimming; freed memory is reused."""
+  libc = ctypes.CDLL('libc.so.6')
+  m_trim_threshold, m_mmap_max, m_arena_max = -1, -4, -8  # From glibc's malloc.h.
+  for option, value in ((m_arena_max, 1), (m_mmap_max, 0), (m_trim_threshold, 2**31 - 1)):
+    if not libc.mallopt(option, value):
+      raise OSError(f'mallopt({option}, {value}) failed')
 
 
 def best_seconds(run, repeats):
@@ -269,6 +286,8 @@ def main(argv):
   unknown = sorted(set(_CASES.value) - set(_ALL_CASES))
   if unknown:
     raise app.UsageError(f'unknown --cases {unknown}; allowed: {", ".join(_ALL_CASES)}')
+  if _GLIBC_HEAP.value:
+    keep_freed_memory()  # Before the first computation starts XLA's worker threads.
   peak = peak_matmul()
   results = [peak]
   print(json.dumps(peak), flush=True)

@@ -2,10 +2,10 @@
 
 `StridedConv` and `StridedConvTranspose` hold the parameters `nn.Conv` / `nn.ConvTranspose` hold
 (kernel [4, 4, in, out], bias [out], the same initializers) and compute the same functions, so
-one set of weights feeds either. Why: on XLA:CPU the gradient of a strided `lax.conv` and, far
-more, of `lax.conv_transpose` run well below matmul speed, convolutions inside `lax.scan` slower
-still, and under `jax.vmap` over stacked models a convolution becomes a grouped convolution
-while a matmul becomes a batched matmul. notes/performance.md has the measurements.
+one set of weights feeds either. Why: on XLA:CPU the gradient of `lax.conv_transpose` runs far
+below matmul speed, convolution gradients inside `lax.scan` (the training loop's path) are many
+times slower than outside, and under `jax.vmap` over stacked models a convolution becomes a
+grouped convolution while a matmul becomes a batched matmul. notes/performance.md measures it.
 
 The math, per spatial axis (2-D is the product of two 1-D cases). Write a kernel tap t ∈ {0..3}
 as t = 2d + a with d, a ∈ {0, 1}, and let xp be x zero-padded by one pixel in front.

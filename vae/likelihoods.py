@@ -45,12 +45,12 @@ class Likelihood:
 
   def log_prob(self, x, params):
     """log p(x | params) per example: summed over all but the leading (batch) axis."""
+    # Flattened to [B, D] first: image shapes end in a 1-channel axis that XLA:CPU reduces slowly.
+    flat = lambda a: a.reshape(a.shape[0], -1)  # noqa: E731
     if self.name == 'bernoulli':
-      elementwise = distributions.bernoulli_log_prob(params, x)
-    else:
-      mean, logvar = self._mean_logvar(params)
-      elementwise = distributions.gaussian_log_prob(x, mean, logvar)
-    return elementwise.reshape(elementwise.shape[0], -1).sum(axis=-1)
+      return distributions.bernoulli_log_prob(flat(params), flat(x)).sum(axis=-1)
+    mean, logvar = self._mean_logvar(params)
+    return distributions.gaussian_log_prob(flat(x), flat(mean), flat(logvar)).sum(axis=-1)
 
   def params_for_mean(self, mean):
     """Parameters whose E[x] is `mean` (clipped into (0, 1) if Bernoulli; σ² fixed if learned)."""
