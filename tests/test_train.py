@@ -1,10 +1,8 @@
 """The training step, evaluation, and an end-to-end run that saves, resumes and checks the step."""
 
-import json
 import os
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
