@@ -203,7 +203,7 @@ def restore_run(workdir):
   mngr = checkpoint.manager(workdir)
   if mngr.latest_step() is None:
     raise UserInputError(f'--workdir={workdir} has no checkpoint to evaluate')
-  return config, dataset, checkpoint.restore_latest(mngr, set_beta(state, config.beta))
+  return config, dataset, checkpoint.restore_latest(mngr, state)
 
 
 def _prepare_workdir(workdir):
@@ -264,13 +264,14 @@ class _MemberIO:
     _prepare_workdir(member.workdir)
     keys = named_keys(member.seed)
     self.train_key, self.sample_key = keys['train'], keys['sample']
-    initial_state = set_beta(create_train_state(
-        keys['init'], config, model, dataset.observation_shape), member.beta)
+    own_config = member_config(config, member)
+    initial_state = create_train_state(keys['init'], own_config, model,
+                                       dataset.observation_shape)
     self.checkpoints = checkpoint.manager(member.workdir)
     self.state = checkpoint.restore_latest(self.checkpoints, initial_state)
     drop_rows_after(member.workdir, int(self.state.step))
     with open(os.path.join(member.workdir, CONFIG_FILE), 'w') as f:
-      f.write(member_config(config, member).to_json(indent=1) + '\n')
+      f.write(own_config.to_json(indent=1) + '\n')
     self.writer = MetricWriter(member.workdir)
     self.eval_noise_key = keys['eval_noise']
     self.eval_images = jnp.asarray(dataset.sample(keys['eval_data'], config.num_eval_examples))
