@@ -39,6 +39,7 @@ from absl import flags
 import jax
 import jax.numpy as jnp
 
+from experiments import cli
 from experiments.configs import default as default_config
 from experiments.configs import mlp as mlp_config
 from vae import models
@@ -308,4 +309,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.main(main)

@@ -10,7 +10,7 @@ from absl import logging
 from ml_collections import config_flags
 
 from experiments import cli
-from vae import train
+from vae import run_loop
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Path to an ml_collections config.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for metrics, checkpoints, figures.')
@@ -20,11 +20,11 @@ flags.mark_flags_as_required(['config', 'workdir'])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  metrics = cli.run(train.train_and_evaluate, _CONFIG.value, _WORKDIR.value)
+  metrics = cli.run(run_loop.train_and_evaluate, _CONFIG.value, _WORKDIR.value)
   summary = '  '.join(f'{name} {metrics[name]:.3f}' for name in ('loss', 'recon', 'kl', 'elbo')
                       if name in metrics)  # An autoencoder has no kl or elbo.
   logging.info('final eval: %s (nats per example)', summary)
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.main(main)

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from vae import run_loop
 from vae import compare
 from vae import corruptions
 from vae import objectives
@@ -104,7 +105,7 @@ def test_each_method_trains_with_finite_named_terms(config, tmp_path, method, se
   # The tiny config with a small MLP: the terms do not depend on the architecture, compiles do.
   config.update({'method': method, 'model': 'mlp', 'hidden': 32, **settings})
   workdir = str(tmp_path / method)
-  metrics = train.train_and_evaluate(config, workdir)
+  metrics = run_loop.train_and_evaluate(config, workdir)
   names = ('loss', 'recon', 'mean_abs_code', 'inactive_fraction', *_EXPECTED[method])
   for row in [*read_metrics(workdir), metrics]:
     for name in names:
@@ -125,7 +126,7 @@ def test_bad_setting_is_a_one_line_error_and_writes_nothing(config, tmp_path, se
   config[setting] = value
   workdir = tmp_path / 'run'
   with pytest.raises(UserInputError) as error:
-    train.train_and_evaluate(config, str(workdir))
+    run_loop.train_and_evaluate(config, str(workdir))
   message = str(error.value)
   assert f'--config.{setting}' in message and allowed in message and '\n' not in message
   assert not workdir.exists()

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from vae import run_loop
 from vae import train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -30,7 +31,7 @@ def _evaluate(workdir):
 
 def test_every_score_in_its_valid_range(config, tmp_path):
   workdir = str(tmp_path / 'run')
-  train.train_and_evaluate(config, workdir)
+  run_loop.train_and_evaluate(config, workdir)
   result = _evaluate(workdir)
   assert result.returncode == 0, result.stderr
   with open(os.path.join(workdir, 'eval_disentanglement.json')) as f:

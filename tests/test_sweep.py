@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from experiments.configs import sweep_test
+from vae import run_loop
 from vae import report
+from vae import run_state
 from vae import sweep
 from vae import train
 from vae.errors import UserInputError
@@ -42,7 +44,7 @@ def test_vmapped_models_equal_single_runs(finished_sweep, tmp_path):
     single = sweep_test.get_config()
     single.beta = beta
     single_dir = str(tmp_path / f'single_{beta:g}')
-    train.train_and_evaluate(single, single_dir)
+    run_loop.train_and_evaluate(single, single_dir)
     vmapped = read_metrics(sweep.run_dir(workdir, beta, 0))
     alone = read_metrics(single_dir)
     assert [(r['step'], r['split']) for r in vmapped] == [(r['step'], r['split']) for r in alone]
@@ -121,7 +123,7 @@ def test_a_diverging_model_is_excluded_and_the_others_finish(tmp_path):
   finished = sweep.train_sweep(config, workdir)
   assert [m.beta for m in finished] == [1.0]
   failed = sweep.run_dir(workdir, float('inf'), 0)
-  with open(os.path.join(failed, sweep.FAILED_FILE)) as f:
+  with open(os.path.join(failed, run_state.FAILED_FILE)) as f:
     assert 'non-finite loss' in f.read()
   rows, excluded = report.collect(workdir)
   assert [r['beta'] for r in rows] == [1.0]

@@ -6,6 +6,7 @@ import jax
 import numpy as np
 import pytest
 
+from vae import run_loop
 from vae import models
 from vae import train
 from vae.data import dsprites
@@ -67,7 +68,7 @@ def test_evaluate_weights_chunks_by_size(config):
 
 def test_end_to_end_saves_and_resumes(config, tmp_path):
   workdir = str(tmp_path / 'run')
-  metrics = train.train_and_evaluate(config, workdir)
+  metrics = run_loop.train_and_evaluate(config, workdir)
   assert np.isfinite(metrics['loss'])
   rows = read_metrics(workdir)
   assert [(r['step'], r['split']) for r in rows] == [
@@ -81,12 +82,12 @@ def test_end_to_end_saves_and_resumes(config, tmp_path):
   assert any(f.startswith('events.out.tfevents') for f in os.listdir(f'{workdir}/tensorboard'))
 
   # Re-running the finished run trains nothing and keeps the metrics as they were.
-  train.train_and_evaluate(config, workdir)
+  run_loop.train_and_evaluate(config, workdir)
   assert read_metrics(workdir) == rows
 
   # A longer budget resumes from step 4, not from scratch.
   config.num_train_steps = 6
-  train.train_and_evaluate(config, workdir)
+  run_loop.train_and_evaluate(config, workdir)
   steps = [(r['step'], r['split']) for r in read_metrics(workdir)]
   assert steps == [(2, 'train'), (2, 'eval'), (4, 'train'), (4, 'eval'), (6, 'train'), (6, 'eval')]
 
@@ -95,20 +96,20 @@ def test_resume_matches_an_uninterrupted_run(config, tmp_path):
   # Same keys per step (fold_in(train_key, step)): a run stopped at step 2 and resumed must end
   # where a run that never stopped ends.
   config.num_train_steps = 2
-  train.train_and_evaluate(config, str(tmp_path / 'a'))
+  run_loop.train_and_evaluate(config, str(tmp_path / 'a'))
   config.num_train_steps = 4
-  resumed = train.train_and_evaluate(config, str(tmp_path / 'a'))
-  straight = train.train_and_evaluate(config, str(tmp_path / 'b'))
+  resumed = run_loop.train_and_evaluate(config, str(tmp_path / 'a'))
+  straight = run_loop.train_and_evaluate(config, str(tmp_path / 'b'))
   np.testing.assert_allclose(resumed['loss'], straight['loss'], rtol=1e-5)
 
 
 def test_metrics_written_after_the_last_checkpoint_are_rewritten_on_resume(config, tmp_path):
   workdir = str(tmp_path / 'run')
-  train.train_and_evaluate(config, workdir)
+  run_loop.train_and_evaluate(config, workdir)
   # Simulate a crash after step 4 was logged but before its checkpoint landed.
   import shutil
   shutil.rmtree(os.path.join(workdir, 'checkpoints', '4'))
-  train.train_and_evaluate(config, workdir)
+  run_loop.train_and_evaluate(config, workdir)
   steps = [(r['step'], r['split']) for r in read_metrics(workdir)]
   assert steps == [(2, 'train'), (2, 'eval'), (4, 'train'), (4, 'eval')]
 
@@ -117,7 +118,7 @@ def test_non_finite_loss_raises_a_clear_error(config, tmp_path):
   config.learning_rate = 1e30
   config.num_train_steps = 6
   with pytest.raises(FloatingPointError, match='non-finite loss .* lower --config.learning_rate'):
-    train.train_and_evaluate(config, str(tmp_path / 'run'))
+    run_loop.train_and_evaluate(config, str(tmp_path / 'run'))
 
 
 @pytest.mark.parametrize('setting,value,message', [
@@ -134,7 +135,7 @@ def test_bad_settings_write_nothing(config, tmp_path, setting, value, message):
   config[setting] = value
   workdir = tmp_path / 'run'
   with pytest.raises(UserInputError) as error:
-    train.train_and_evaluate(config, str(workdir))
+    run_loop.train_and_evaluate(config, str(workdir))
   assert str(error.value).startswith(message)
   assert not workdir.exists()
 
@@ -143,14 +144,14 @@ def test_unwritable_workdir(config, tmp_path):
   blocker = tmp_path / 'file'
   blocker.write_text('')
   with pytest.raises(UserInputError, match=f'--workdir={blocker}/run cannot be written'):
-    train.train_and_evaluate(config, str(blocker / 'run'))
+    run_loop.train_and_evaluate(config, str(blocker / 'run'))
 
 
 def test_checkpoint_of_another_shape(config, tmp_path):
   workdir = str(tmp_path / 'run')
-  train.train_and_evaluate(config, workdir)
+  run_loop.train_and_evaluate(config, workdir)
   rows = read_metrics(workdir)
   config.latents = 5
   with pytest.raises(UserInputError, match='checkpoint at step 4 .* another model shape'):
-    train.train_and_evaluate(config, workdir)
+    run_loop.train_and_evaluate(config, workdir)
   assert read_metrics(workdir) == rows

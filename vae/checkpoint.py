@@ -1,46 +1,168 @@
-"""Orbax checkpoints of the training state: save, and resume from the latest step."""
+"""Verified checkpoints: each step a directory written whole, hashed, and checked on restore.
 
+    checkpoints/<step>/state/          the train state (orbax, StandardCheckpointHandler)
+    checkpoints/<step>/progress.json   what the loop needs to resume exactly (JSON)
+    checkpoints/<step>/manifest.json   sha256 and size of every other file, written last
+
+A step is staged in `<step>.tmp-<pid>/` and renamed into place once its manifest is written, so
+a step directory is complete or absent. On restore every file is checked against the manifest:
+a truncated, flipped, missing or extra-empty file marks the step damaged (with the reason), and
+the caller falls back to an older intact step. The newest `keep` intact steps are kept.
+"""
+
+import hashlib
+import json
 import os
 
+from absl import logging
 import jax
 import orbax.checkpoint as ocp
 
+from vae import files
 from vae.errors import UserInputError
 
+DIRECTORY = 'checkpoints'
+MANIFEST = 'manifest.json'
+_PROGRESS = 'progress.json'
+_STATE = 'state'
 _SAVED_FIELDS = ('step', 'params', 'opt_state', 'beta')
 
 
-def manager(workdir, max_to_keep=2) -> ocp.CheckpointManager:
-  return ocp.CheckpointManager(
-      os.path.join(os.path.abspath(workdir), 'checkpoints'),
-      options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
-      item_handlers=ocp.StandardCheckpointHandler())
+def _sha256(path):
+  digest = hashlib.sha256()
+  with open(path, 'rb') as f:
+    for block in iter(lambda: f.read(1 << 20), b''):
+      digest.update(block)
+  return digest.hexdigest()
+
+
+def _listing(root):
+  """{relative path: (size, sha256)} of every file under `root` except the manifest."""
+  found = {}
+  for directory, _, names in os.walk(root):
+    for name in names:
+      path = os.path.join(directory, name)
+      relative = os.path.relpath(path, root)
+      if relative != MANIFEST:
+        found[relative] = (os.path.getsize(path), _sha256(path))
+  return found
+
+
+def _damage(step_dir):
+  """Why `step_dir` cannot be trusted ('missing files', 'hash mismatch', ...), or None."""
+  try:
+    with open(os.path.join(step_dir, MANIFEST)) as f:
+      recorded = {path: tuple(entry) for path, entry in json.load(f)['files'].items()}
+  except FileNotFoundError:
+    return 'missing files'
+  except (ValueError, KeyError, TypeError):
+    return 'damaged manifest'
+  present = _listing(step_dir)
+  if set(recorded) - set(present):
+    return 'missing files'
+  if any(present[path] != entry for path, entry in recorded.items()):
+    return 'hash mismatch'
+  return None
 
 
 def _saved(state):
   return {name: getattr(state, name) for name in _SAVED_FIELDS}
 
 
-def save(mngr: ocp.CheckpointManager, state):
-  mngr.save(int(state.step), args=ocp.args.StandardSave(_saved(state)), force=True)
+class Checkpoints:
+  """The checkpoint steps of one workdir: which are intact, restore, save, prune."""
 
+  def __init__(self, workdir, keep=2):
+    self.directory = os.path.join(os.path.abspath(workdir), DIRECTORY)
+    if os.path.exists(self.directory) and not os.path.isdir(self.directory):
+      raise UserInputError(f'--workdir={workdir}: {self.directory} is not a directory; move it '
+                           'away or use a new --workdir')
+    self._keep = keep
+    self._damage = {}  # step -> reason or None, once checked.
+    self._workdir = workdir
 
-def restore_latest(mngr: ocp.CheckpointManager, state):
-  """The latest checkpoint restored into `state`'s structure, or `state` when there is none.
+  def steps(self) -> list[int]:
+    """Every step directory, newest first (intact or not)."""
+    if not os.path.isdir(self.directory):
+      return []
+    return sorted((int(name) for name in os.listdir(self.directory) if name.isdigit()),
+                  reverse=True)
 
-  A checkpoint of another model shape raises a one-line UserInputError before anything is read.
-  """
-  step = mngr.latest_step()
-  if step is None:
-    return state
-  target = _saved(state)
-  # The parameters fix the model's shape (the optimizer state mirrors them).
-  stored_shapes = jax.tree.map(lambda m: tuple(m.shape), mngr.item_metadata(step).tree['params'])
-  target_shapes = jax.tree.map(lambda a: tuple(a.shape), state.params)
-  if stored_shapes != target_shapes:
-    raise UserInputError(
-        f'checkpoint at step {step} in {mngr.directory} has another model shape than this config'
-        ' (--config.model/latents/hidden/likelihood or the dataset differ); use a new --workdir')
-  abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
-  restored = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
-  return state.replace(**restored)
+  def _path(self, step):
+    return os.path.join(self.directory, str(step))
+
+  def damage(self, step):
+    """Why step `step` is not intact, or None when it is (checked once per process)."""
+    if step not in self._damage:
+      self._damage[step] = _damage(self._path(step))
+    return self._damage[step]
+
+  def intact_steps(self) -> list[int]:
+    return [step for step in self.steps() if self.damage(step) is None]
+
+  def describe_damage(self):
+    """'8 (hash mismatch), 6 (missing files)' for the damaged steps."""
+    return ', '.join(f'{s} ({self.damage(s)})' for s in self.steps() if self.damage(s))
+
+  def require_intact(self):
+    """Raises the one-line error for a workdir whose step directories are all damaged."""
+    if self.steps() and not self.intact_steps():
+      raise UserInputError(f'no intact checkpoint in --workdir={self._workdir}; damaged: '
+                           f'{self.describe_damage()}')
+
+  def warn_damaged_after(self, step):
+    for s in self.steps():
+      if s > step and self.damage(s):
+        logging.warning('checkpoint at step %d in %s is damaged (%s): using step %s', s,
+                        self._workdir, self.damage(s), step)
+
+  def restore(self, step, state):
+    """(state at `step`, its progress dict); `step` must be intact.
+
+    A checkpoint of another model shape raises a one-line UserInputError.
+    """
+    path = os.path.join(self._path(step), _STATE)
+    checkpointer = ocp.Checkpointer(ocp.StandardCheckpointHandler())
+    stored = checkpointer.metadata(path).item_metadata.tree['params']
+    stored_shapes = jax.tree.map(lambda m: tuple(m.shape), stored)
+    target_shapes = jax.tree.map(lambda a: tuple(a.shape), state.params)
+    if stored_shapes != target_shapes:
+      raise UserInputError(
+          f'checkpoint at step {step} in {self.directory} has another model shape than this '
+          'config (--config.model/latents/hidden/likelihood or the dataset differ); use a new '
+          '--workdir')
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _saved(state))
+    restored = checkpointer.restore(path, abstract)
+    with open(os.path.join(self._path(step), _PROGRESS)) as f:
+      progress = json.load(f)
+    return state.replace(**restored), progress
+
+  def save(self, state, progress: dict):
+    """Writes step `state.step` whole (replacing one of that step), then prunes old steps."""
+    step = int(state.step)
+    os.makedirs(self.directory, exist_ok=True)
+    stage = os.path.join(self.directory, f'{step}{files.TMP_MARK}{os.getpid()}')
+    ocp.Checkpointer(ocp.StandardCheckpointHandler()).save(
+        os.path.join(stage, _STATE), args=ocp.args.StandardSave(_saved(state)))
+    files.write_atomic(os.path.join(stage, _PROGRESS), json.dumps(progress) + '\n')
+    manifest = {'step': step, 'files': _listing(stage)}
+    files.write_atomic(os.path.join(stage, MANIFEST), json.dumps(manifest, indent=1) + '\n')
+    if os.path.exists(self._path(step)):
+      files.remove_tree(self._path(step))
+    os.rename(stage, self._path(step))
+    self._damage[step] = None
+    self._prune()
+
+  def discard_after(self, step):
+    """Deletes every step newer than `step` (a resumed run rewrites them)."""
+    for s in self.steps():
+      if s > step:
+        files.remove_tree(self._path(s))
+        self._damage.pop(s, None)
+
+  def _prune(self):
+    kept = self.intact_steps()[:self._keep]
+    for s in self.steps():
+      if s < kept[-1]:
+        files.remove_tree(self._path(s))
+        self._damage.pop(s, None)

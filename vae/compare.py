@@ -23,7 +23,9 @@ from vae import data
 from vae import models
 from vae import objectives
 from vae import plotting
-from vae import train
+from vae import run_loop
+from vae import run_state
+from vae import settings
 from vae.errors import UserInputError
 
 COLUMNS = ('method', 'recon_clean', 'recon_corrupted', 'mean_abs_code', 'inactive_fraction',
@@ -140,7 +142,7 @@ def compare_autoencoders(config, workdir):
   """
   configs = [method_config(config, m) for m in parse_methods(config.methods)]
   for method_cfg in configs:  # Every setting is checked before anything is written.
-    train.check_config(method_cfg)
+    settings.check_config(method_cfg)
   if config.num_test_examples < _FIGURE_COLUMNS:
     raise UserInputError(f'--config.num_test_examples={config.num_test_examples} must be >= '
                          f'{_FIGURE_COLUMNS}')
@@ -152,8 +154,8 @@ def compare_autoencoders(config, workdir):
       'clean', 'corrupted']
   for method_cfg in configs:
     run = os.path.join(workdir, 'runs', method_cfg.method)
-    train.train_and_evaluate(method_cfg, run)
-    _, _, state = train.restore_run(run)
+    run_loop.train_and_evaluate(method_cfg, run)
+    _, _, state = run_state.restore_run(run)
     rows.append({'method': method_cfg.method,
                  **measure(state, x, x_corrupted, config.eval_batch_size)})
     figure_rows = _figure_rows(state, x[:_FIGURE_COLUMNS], x_corrupted[:_FIGURE_COLUMNS],

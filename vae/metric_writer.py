@@ -1,53 +1,90 @@
-"""Writes named scalars to `metrics.jsonl` (for inspection) and TensorBoard event files."""
+"""Named scalars in `metrics.jsonl` (the record) and TensorBoard event files (a view of it).
+
+`metrics.jsonl` is the source of truth: one JSON object per (step, split), appended and flushed.
+A resumed run rewrites it (atomically) without the rows after its checkpoint, and rebuilds the
+TensorBoard events from it, so neither ever holds a point twice.
+"""
 
 import json
 import math
 import os
+import shutil
 
 from tensorboardX import SummaryWriter
 
+from vae import files
+from vae.errors import UserInputError
+
 METRICS_FILE = 'metrics.jsonl'
+TENSORBOARD_DIR = 'tensorboard'
+
+
+def _parse(path):
+  """The rows of `path`. A last line cut short by a kill or a full disk (no newline) is dropped;
+  any other line that is not a row is a one-line UserInputError."""
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    lines = f.read().split('\n')
+  rows = []
+  for number, line in enumerate(lines[:-1], start=1):  # lines[-1] is '' or a torn last line.
+    try:
+      row = json.loads(line)
+      if isinstance(row, dict) and isinstance(row.get('step'), int) and 'split' in row:
+        rows.append(row)
+        continue
+    except ValueError:
+      pass
+    raise UserInputError(f'{path} line {number} is damaged (not a metrics row); restore the file '
+                         'or delete that line')
+  return rows
 
 
 def read_metrics(workdir, split=None):
   """The rows of `workdir/metrics.jsonl`, optionally only one split."""
-  path = os.path.join(workdir, METRICS_FILE)
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    rows = [json.loads(line) for line in f if line.strip()]
+  rows = _parse(os.path.join(workdir, METRICS_FILE))
   return [r for r in rows if split is None or r['split'] == split]
 
 
-def drop_rows_after(workdir, step):
-  """Forgets rows logged after `step`: a resumed run rewrites them from its checkpoint."""
-  rows = read_metrics(workdir)
-  kept = [r for r in rows if r['step'] <= step]
-  if len(kept) != len(rows):
-    with open(os.path.join(workdir, METRICS_FILE), 'w') as f:
-      f.writelines(json.dumps(r) + '\n' for r in kept)
+def _to_json_float(value):
+  value = float(value)
+  return value if math.isfinite(value) else str(value)
+
+
+def _add_scalars(tensorboard, row):
+  for name, value in row.items():
+    if name not in ('step', 'split'):
+      tensorboard.add_scalar(f"{row['split']}/{name}", float(value), row['step'])
 
 
 class MetricWriter:
-  """Appends one JSON object per (step, split) and mirrors it to TensorBoard."""
+  """Appends rows to `metrics.jsonl` and mirrors them to TensorBoard.
 
-  def __init__(self, workdir):
+  Opening it keeps only the rows at or before `resume_step` (the restored checkpoint's step) and
+  rebuilds the TensorBoard events from them.
+  """
+
+  def __init__(self, workdir, resume_step: int):
     self._path = os.path.join(workdir, METRICS_FILE)
-    self._tensorboard = SummaryWriter(os.path.join(workdir, 'tensorboard'))
+    rows = _parse(self._path)
+    kept = [r for r in rows if r['step'] <= resume_step]
+    if kept != rows or os.path.exists(self._path):
+      files.write_atomic(self._path, ''.join(json.dumps(r) + '\n' for r in kept))
+    events = os.path.join(workdir, TENSORBOARD_DIR)
+    if os.path.exists(events):
+      shutil.rmtree(events)
+    self._tensorboard = SummaryWriter(events)
+    for row in kept:
+      _add_scalars(self._tensorboard, row)
+    self._tensorboard.flush()
 
   def write(self, step: int, split: str, scalars: dict):
     row = {'step': int(step), 'split': split}
     row.update({name: _to_json_float(value) for name, value in scalars.items()})
     with open(self._path, 'a') as f:
       f.write(json.dumps(row) + '\n')
-    for name, value in scalars.items():
-      self._tensorboard.add_scalar(f'{split}/{name}', float(value), int(step))
+    _add_scalars(self._tensorboard, row)
     self._tensorboard.flush()
 
   def close(self):
     self._tensorboard.close()
-
-
-def _to_json_float(value):
-  value = float(value)
-  return value if math.isfinite(value) else str(value)

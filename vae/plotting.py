@@ -8,6 +8,8 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
 
+from vae import files  # noqa: E402
+
 
 def _as_2d_image(image):
   image = np.asarray(image, dtype=np.float32)
@@ -107,9 +109,12 @@ def save_side_by_side(path, images):
 
 
 def _save(fig, path):
+  """Writes the PNG whole or not at all (a temporary sibling renamed over `path`)."""
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  fig.savefig(path, dpi=80)
+  tmp = f'{path}{files.TMP_MARK}{os.getpid()}'
+  fig.savefig(tmp, dpi=80, format='png')
   plt.close(fig)
+  os.replace(tmp, path)
 
 
 def save_training_curves(path, runs, names=('recon', 'kl')):

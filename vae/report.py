@@ -1,24 +1,26 @@
 """Tables and plots rebuilt from a workdir's saved files alone (a sweep or a single run).
 
-Reads each run's `config.json` (β, seed), the last eval row of `metrics.jsonl` and, where present,
-`eval_disentanglement.json`; writes `summary.csv`, `summary.json`, `summary.md` and
+Reads each finished run's `config.json` (β, seed), its final eval row of `metrics.jsonl` and,
+where present, `eval_disentanglement.json` (a run counts once its `complete.json` exists); writes `summary.csv`, `summary.json`, `summary.md` and
 `figures/` plots. Nothing is trained or recomputed, so the output is a pure function of the files.
 """
 
 import csv
 import glob
+import io
 import json
 import os
 
 import numpy as np
 
+from vae import files
 from vae import metric_writer
 from vae import plotting
+from vae import run_state
 from vae.evaluation import suite
-from vae.train import CONFIG_FILE
+from vae.run_state import CONFIG_FILE
 
 _INTERNAL = ('step', 'kl_per_dim', 'run_dir')  # Row fields used by plots, not table columns.
-FAILED_FILE = 'failed.txt'
 LEADING_COLUMNS = ('beta', 'seed', 'recon', 'kl', 'elbo', 'active_latents')
 # The scores the β question is answered with, when the evaluation wrote them.
 HEADLINE_SCORES = ('discrete_mig', 'factor_vae_eval_accuracy', 'beta_vae_eval_accuracy',
@@ -32,25 +34,20 @@ def run_dirs(workdir):
   return sorted(os.path.dirname(p) for p in glob.glob(os.path.join(workdir, 'runs', '*', CONFIG_FILE)))
 
 
-def _read_json(path):
-  with open(path) as f:
-    return json.load(f)
-
-
 def _run_row(run_dir):
-  """The summary row of one finished run, or None when it has no eval yet."""
-  evals = metric_writer.read_metrics(run_dir, split='eval')
-  if not evals:
+  """The summary row of one finished run, or None when it is not finished."""
+  step = run_state.completed_step(run_dir)
+  final = None if step is None else run_state.final_eval_row(run_dir, step)
+  if final is None:
     return None
-  final = evals[-1]
-  config = _read_json(os.path.join(run_dir, CONFIG_FILE))
-  row = {'beta': config['beta'], 'seed': config['seed'], 'step': final['step'], 'run_dir': run_dir}
+  config = files.read_json(os.path.join(run_dir, CONFIG_FILE), 'the run config')
+  row = {'beta': config['beta'], 'seed': config['seed'], 'step': step, 'run_dir': run_dir}
   row.update({name: final[name] for name in ('recon', 'kl', 'elbo')})
   row['kl_per_dim'] = [final[k] for k in sorted(
       (k for k in final if k.startswith('kl_per_dim/')), key=lambda k: int(k.split('/')[1]))]
   scores_path = os.path.join(run_dir, suite.RESULT_FILE)
   if os.path.exists(scores_path):
-    row.update(_read_json(scores_path)['mean'])
+    row.update(files.read_json(scores_path, 'disentanglement scores')['mean'])
   return row
 
 
@@ -58,14 +55,13 @@ def collect(workdir):
   """(rows sorted by β then seed, {run_dir: why it was excluded})."""
   rows, excluded = [], {}
   for run_dir in run_dirs(workdir):
-    failed = os.path.join(run_dir, FAILED_FILE)
-    if os.path.exists(failed):
-      with open(failed) as f:
-        excluded[os.path.relpath(run_dir, workdir)] = f.read().strip()
+    failure = run_state.failure(run_dir)
+    if failure:
+      excluded[os.path.relpath(run_dir, workdir)] = failure
       continue
     row = _run_row(run_dir)
     if row is None:
-      excluded[os.path.relpath(run_dir, workdir)] = 'not evaluated yet'
+      excluded[os.path.relpath(run_dir, workdir)] = 'not finished yet'
     else:
       rows.append(row)
   return sorted(rows, key=lambda r: (r['beta'], r['seed'])), excluded
@@ -81,10 +77,11 @@ def _fmt(value):
 
 
 def write_csv(path, rows, names):
-  with open(path, 'w', newline='') as f:
-    writer = csv.writer(f, lineterminator='\n')
-    writer.writerow(names)
-    writer.writerows([[_fmt(r.get(c)) for c in names] for r in rows])
+  text = io.StringIO()
+  writer = csv.writer(text, lineterminator='\n')
+  writer.writerow(names)
+  writer.writerows([[_fmt(r.get(c)) for c in names] for r in rows])
+  files.write_atomic(path, text.getvalue())
 
 
 def per_beta(rows, name):
@@ -166,10 +163,8 @@ def write_report(workdir):
     return rows, excluded
   names = columns(rows)
   write_csv(os.path.join(workdir, 'summary.csv'), rows, names)
-  with open(os.path.join(workdir, 'summary.json'), 'w') as f:
-    json.dump([{c: r.get(c) for c in names} for r in rows], f, indent=1)
-    f.write('\n')
-  with open(os.path.join(workdir, 'summary.md'), 'w') as f:
-    f.write(markdown(rows, names, excluded))
+  files.write_atomic(os.path.join(workdir, 'summary.json'),
+                     json.dumps([{c: r.get(c) for c in names} for r in rows], indent=1) + '\n')
+  files.write_atomic(os.path.join(workdir, 'summary.md'), markdown(rows, names, excluded))
   write_figures(workdir, rows, names)
   return rows, excluded

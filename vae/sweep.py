@@ -1,21 +1,23 @@
-"""The β sweep: |betas| × |seeds| models trained together (`vmap`), evaluated, then reported.
+"""The β sweep: |betas| × |seeds| models trained together (`vmap`), scored, then reported.
 
 Model (β, s) is exactly the single run `--config.beta=β --config.seed=config.seed+s`: same keys,
 same data stream, so a sweep row can be checked against a single run. Each model writes to
-`workdir/runs/beta_<β>_seed_<s>/` what a single run writes to its workdir.
+`workdir/runs/beta_<β>_seed_<s>/` what a single run writes to its workdir, plus its
+disentanglement scores, before its completion marker (`vae.run_state`).
 """
 
-import json
 import os
 
 from absl import logging
+import numpy as np
 
-from vae import metric_writer
+from vae import files
 from vae import report
-from vae import train
+from vae import run_loop
+from vae import run_state
+from vae import settings
 from vae.errors import UserInputError
 from vae.evaluation import suite
-from vae.report import FAILED_FILE
 
 
 def parse_betas(betas) -> tuple[float, ...]:
@@ -26,69 +28,73 @@ def parse_betas(betas) -> tuple[float, ...]:
   except (TypeError, ValueError):
     raise UserInputError(
         f"--config.betas={betas!r} must be comma-separated numbers, e.g. '1,2,4,8,16'") from None
-  if not values or min(values) < 0:
+  if not values or not all(v >= 0 for v in values):  # `not v >= 0` also refuses NaN.
     raise UserInputError(f'--config.betas={betas!r} must list one or more β >= 0')
   return tuple(sorted(set(values)))
 
 
+def _beta_name(beta):
+  """The shortest decimal that reads back as `beta` (distinct βs never share a directory)."""
+  return np.format_float_positional(beta, trim='-')
+
+
 def run_dir(workdir, beta, seed_offset):
-  return os.path.join(workdir, 'runs', f'beta_{beta:g}_seed_{seed_offset}')
+  return os.path.join(workdir, 'runs', f'beta_{_beta_name(beta)}_seed_{seed_offset}')
 
 
-def members(config, workdir) -> list[train.Member]:
+def members(config, workdir) -> list[run_state.Member]:
   """One member per (β, seed), β-major."""
   if config.num_seeds <= 0:
     raise UserInputError(f'--config.num_seeds={config.num_seeds} must be a positive integer')
-  return [train.Member(beta, config.seed + s, run_dir(workdir, beta, s))
+  return [run_state.Member(beta, config.seed + s, run_dir(workdir, beta, s))
           for beta in parse_betas(config.betas) for s in range(config.num_seeds)]
 
 
-def is_finished(member: train.Member, num_train_steps) -> bool:
-  """Trained to the end: its last eval row is at `num_train_steps`."""
-  rows = metric_writer.read_metrics(member.workdir, split='eval')
-  return bool(rows) and rows[-1]['step'] == num_train_steps
+def _score(sizes):
+  def score(run, state):
+    suite.write_scores(run.member.workdir, run.config, run.dataset, state, sizes)
+  return score
 
 
-def has_failed(member: train.Member) -> bool:
-  return os.path.exists(os.path.join(member.workdir, FAILED_FILE))
-
-
-def train_sweep(config, workdir) -> list[train.Member]:
-  """Trains every unfinished member, `models_per_step` at a time; returns the finished ones.
-
-  A member whose loss goes non-finite is recorded in its `failed.txt` and left out; the others
-  finish. Re-running skips finished and failed members and resumes the rest.
-  """
+def check(config, workdir):
+  """Every sweep setting, before anything is written; returns the members."""
   if config.models_per_step <= 0:
     raise UserInputError(
         f'--config.models_per_step={config.models_per_step} must be a positive integer')
   sweep = members(config, workdir)
-  todo = [m for m in sweep if not has_failed(m) and not is_finished(m, config.num_train_steps)]
-  logging.info('sweep of %d models: %d to train, %d finished or failed', len(sweep), len(todo),
-               len(sweep) - len(todo))
-  for start in range(0, len(todo), config.models_per_step):
-    group = todo[start:start + config.models_per_step]
-    logging.info('training models %d-%d of %d', start + 1, start + len(group), len(todo))
-    for member, result in zip(group, train.train_members(config, group)):
-      if result.failure:
-        with open(os.path.join(member.workdir, FAILED_FILE), 'w') as f:
-          f.write(result.failure + '\n')
-  return [m for m in sweep if not has_failed(m)]
+  for member in sweep:
+    settings.check_config(run_state.member_config(config, member))
+  return sweep
 
 
-def _needs_scores(member: train.Member, num_train_steps) -> bool:
-  path = os.path.join(member.workdir, suite.RESULT_FILE)
-  if not os.path.exists(path):
-    return True
-  with open(path) as f:
-    return json.load(f)['step'] != num_train_steps
+def train_sweep(config, workdir) -> list[run_state.Member]:
+  """Trains and scores every unfinished member, `models_per_step` at a time; returns the
+  finished ones.
+
+  A member whose loss goes non-finite is recorded in its `failed.txt` and left out; the others
+  finish. Re-running skips finished and failed members and resumes the rest exactly.
+  """
+  sweep = check(config, workdir)
+  todo = [m for m in sweep if not run_state.is_complete(m.workdir, config.num_train_steps)]
+  logging.info('sweep of %d models: %d to train or finish', len(sweep), len(todo))
+  results = run_loop.train_members(config, sweep, group_size=config.models_per_step,
+                                   score=_score(config.disentanglement))
+  for member, result in zip(sweep, results):
+    if result.failure and run_state.failure(member.workdir) is None:
+      run_state.record_failure(member.workdir, result.failure)
+  return [m for m, r in zip(sweep, results) if not r.failure]
 
 
 def run(config, workdir):
-  """Trains the sweep, scores every finished model, writes the report; returns (rows, excluded)."""
-  finished = train_sweep(config, workdir)
-  to_score = [m for m in finished if _needs_scores(m, config.num_train_steps)]
-  for i, member in enumerate(to_score):
-    logging.info('disentanglement suite %d/%d: %s', i + 1, len(to_score), member.workdir)
-    suite.evaluate_run(member.workdir, config.disentanglement)
-  return report.write_report(workdir)
+  """Trains and scores the sweep, writes the report; returns (rows, excluded).
+
+  The sweep's directory is locked for the whole run: one sweep process per workdir.
+  """
+  check(config, workdir)
+  files.prepare_directory(workdir)
+  lock = files.DirectoryLock(workdir)
+  try:
+    train_sweep(config, workdir)
+    return report.write_report(workdir)
+  finally:
+    lock.release()

@@ -8,7 +8,6 @@ representation. Keys are each metric's own, except the two classifier scores who
 
 import hashlib
 import itertools
-import json
 import os
 import time
 
@@ -17,7 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from vae import distributions
+from vae import files
 from vae import models
+from vae import run_state
 from vae import train
 from vae.evaluation import active_units
 from vae.evaluation import dci
@@ -114,14 +115,21 @@ def evaluate_state(state, dataset, key, sizes):
   return results
 
 
-def evaluate_run(workdir, sizes=None):
-  """Scores the model saved in `workdir` and writes `workdir/eval_disentanglement.json`."""
-  config, dataset, state = train.restore_run(workdir)
+def write_scores(workdir, config, dataset, state, sizes=None):
+  """Scores `state` (the model of `config`) and writes `workdir/eval_disentanglement.json`."""
   sizes = sizes or config.disentanglement
   results = evaluate_state(state, dataset, train.named_keys(config.seed)['disentanglement'],
                            sizes)
   results['step'] = int(state.step)
-  with open(os.path.join(workdir, RESULT_FILE), 'w') as f:
-    json.dump(results, f, indent=1, sort_keys=True)
-    f.write('\n')
+  files.write_json_atomic(os.path.join(workdir, RESULT_FILE), results)
   return results
+
+
+def evaluate_run(workdir, sizes=None):
+  """Scores the model saved in `workdir` (its newest intact checkpoint), holding its lock."""
+  lock = files.DirectoryLock(workdir)
+  try:
+    config, dataset, state = run_state.restore_run(workdir)
+    return write_scores(workdir, config, dataset, state, sizes)
+  finally:
+    lock.release()

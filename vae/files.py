@@ -1,0 +1,103 @@
+"""Files written complete or not at all, and one writer per directory.
+
+Every file a run writes goes through `write_atomic` (write a temporary sibling, flush, fsync,
+rename over the target), so a kill at any moment leaves the old file or the new one, never a torn
+one. Temporaries carry `TMP_MARK` in their name and are swept by `remove_temporaries` when the
+directory's lock is next taken.
+"""
+
+import errno
+import fcntl
+import json
+import os
+import shutil
+import socket
+
+from vae.errors import UserInputError
+
+TMP_MARK = '.tmp-'
+LOCK_FILE = '.lock'
+
+
+def write_atomic(path, data: str | bytes):
+  """Replaces `path` by `data` in one rename (the directory must exist)."""
+  directory, name = os.path.split(os.path.abspath(path))
+  tmp = os.path.join(directory, f'{name}{TMP_MARK}{os.getpid()}')
+  with open(tmp, 'wb' if isinstance(data, bytes) else 'w') as f:
+    f.write(data)
+    f.flush()
+    os.fsync(f.fileno())
+  os.replace(tmp, path)
+
+
+def write_json_atomic(path, value):
+  write_atomic(path, json.dumps(value, indent=1, sort_keys=True) + '\n')
+
+
+def read_json(path, what):
+  """The JSON in `path`; a damaged file is a one-line UserInputError naming it."""
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except json.JSONDecodeError as e:
+    raise UserInputError(f'{path} ({what}) is damaged: {e.msg} at line {e.lineno}; restore or '
+                         'delete it') from None
+
+
+def remove_tree(path):
+  """Deletes a directory so that a kill midway never leaves a half-deleted one in place."""
+  doomed = f'{path}{TMP_MARK}deleted-{os.getpid()}'
+  os.rename(path, doomed)
+  shutil.rmtree(doomed)
+
+
+def remove_temporaries(directory):
+  """Deletes what killed writers left behind in `directory` (names carrying `TMP_MARK`)."""
+  for name in os.listdir(directory):
+    if TMP_MARK in name:
+      path = os.path.join(directory, name)
+      shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+
+
+def prepare_directory(path, flag='--workdir'):
+  """Creates `path` if needed; a path that is a file or cannot be written is a one-line error."""
+  try:
+    os.makedirs(path, exist_ok=True)
+    probe = os.path.join(path, f'{TMP_MARK}probe-{os.getpid()}')
+    with open(probe, 'w'):
+      pass
+    os.remove(probe)
+  except OSError as e:
+    raise UserInputError(f'{flag}={path} cannot be written: {e.strerror}') from None
+
+
+class DirectoryLock:
+  """An exclusive `flock` on `directory/.lock`, held by one process until it exits.
+
+  The kernel drops the lock when its holder dies, however it dies, so a lock left by a killed
+  run is never stale. The file records the holder's pid and host for the message a second
+  process gets.
+  """
+
+  def __init__(self, directory, flag='--workdir'):
+    self._path = os.path.join(directory, LOCK_FILE)
+    self._file = open(self._path, 'a+')
+    try:
+      fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+      if e.errno not in (errno.EAGAIN, errno.EACCES):
+        raise
+      self._file.seek(0)
+      holder = self._file.read().strip() or 'another process'
+      self._file.close()
+      raise UserInputError(f'{flag}={directory} is in use by {holder}; wait for it to finish '
+                           'or stop it') from None
+    self._file.seek(0)
+    self._file.truncate()
+    self._file.write(f'pid {os.getpid()} on host {socket.gethostname()}\n')
+    self._file.flush()
+
+  def release(self):
+    if not self._file.closed:
+      fcntl.flock(self._file, fcntl.LOCK_UN)
+      self._file.close()

@@ -1,0 +1,267 @@
+"""The run loop: trains groups of models to the end, writing through `vae.run_state`.
+
+Members are cut into groups of `group_size` in their given order, and a group always trains
+with that many slots: a member already finished (or failed) still holds its slot, filled with a
+copy of a trainee's state and never written. XLA's results depend on the vmapped width, not on
+what the other slots hold, so a model's parameters are the same bits however a crash or a
+partial resume left its group. The trainees of a group resume together from the newest step at
+which all of them have an intact checkpoint; steps are fused between log/eval/checkpoint
+boundaries, which depend only on the step, so a resumed run fuses exactly the steps an
+uninterrupted one fused. The train metrics accumulated since the last log row travel in the
+checkpoint, so the resumed row averages the same steps.
+
+A stop request (`vae.preemption`) is honoured after the current fused chunk: every trainee is
+checkpointed, and `errors.Interrupted` is raised.
+"""
+
+import dataclasses
+import signal
+import time
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vae import data
+from vae import memory
+from vae import models
+from vae import preemption
+from vae import run_state
+from vae import settings
+from vae import train
+from vae.errors import Interrupted
+
+
+@dataclasses.dataclass
+class MemberResult:
+  eval_metrics: dict | None = None
+  failure: str | None = None
+
+
+def _stack(trees):
+  return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def _unstack(tree, size):
+  return [jax.tree.map(lambda x, i=i: x[i], tree) for i in range(size)]
+
+
+def _abstract(tree):
+  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), tree)
+
+
+def _next_boundary(step, config):
+  everies = (config.log_every_steps, config.eval_every_steps, config.checkpoint_every_steps)
+  return min([config.num_train_steps] + [(step // e + 1) * e for e in everies])
+
+
+_PROGRAMS = {}  # Compiled chunks by their argument shapes: compiled once, measured, then run.
+
+
+def _program(states, train_keys, dataset, batch_size, num_steps):
+  """The compiled program for `num_steps` steps of every model (step by step for host data)."""
+  leaves = tuple((x.shape, x.dtype) for x in jax.tree.leaves((states, train_keys)))
+  key = (jax.tree.structure(states), leaves, dataset.sample, batch_size,
+         num_steps if dataset.jittable else 1)
+  if key not in _PROGRAMS:
+    states, train_keys = _abstract(states), _abstract(train_keys)
+    if dataset.jittable:
+      lowered = train.group_train_steps.lower(states, train_keys, dataset.sample, batch_size,
+                                              num_steps)
+    else:
+      width = train_keys.shape[0]
+      batches = jax.ShapeDtypeStruct((width, batch_size, *dataset.observation_shape), jnp.float32)
+      lowered = train.group_train_step.lower(states, batches, train_keys)
+    _PROGRAMS[key] = lowered.compile()
+  return _PROGRAMS[key]
+
+
+def _run_steps(states, train_keys, dataset, batch_size, num_steps):
+  """`num_steps` steps of every model: in one program for in-graph data, else step by step."""
+  program = _program(states, train_keys, dataset, batch_size, num_steps)
+  if dataset.jittable:
+    return program(states, train_keys)
+  history = []
+  for _ in range(num_steps):
+    keys = [train.step_keys(k, s) for k, s in zip(train_keys, np.asarray(states.step))]
+    batches = np.stack([dataset.sample(data_key, batch_size) for data_key, _ in keys])
+    states, metrics = program(states, jnp.asarray(batches), jnp.stack([k for _, k in keys]))
+    history.append(metrics)
+  return states, jax.tree.map(lambda *xs: jnp.stack(xs, axis=1), *history)
+
+
+def check_memory(config, dataset, model, width):
+  """A one-line error, before anything is written, when `width` models do not fit to train."""
+  shape = dataset.observation_shape
+  state = jax.eval_shape(lambda k: train.create_train_state(k, config, model, shape),
+                         jax.random.key(0))
+  states = jax.tree.map(lambda x: jax.ShapeDtypeStruct((width, *x.shape), x.dtype), state)
+  keys = jax.ShapeDtypeStruct((width,), jax.random.key(0).dtype)
+  eval_bytes = width * config.num_eval_examples * int(np.prod(shape)) * 4
+  what = f'training {width} model(s)'
+  hint = (f'--config.batch_size={config.batch_size}, --config.latents={config.latents}, '
+          f'--config.num_eval_examples={config.num_eval_examples}' +
+          (', --config.models_per_step' if 'models_per_step' in config else ''))
+  # Parameters, gradients and Adam's two moments, at the least: refuse before compiling.
+  memory.check_fits(2 * memory.tree_bytes(states) + eval_bytes, what, hint)
+  program = _program(states, keys, dataset, config.batch_size,
+                     _next_boundary(0, config))
+  memory.check_fits(memory.program_bytes(program) + eval_bytes, what, hint)
+
+
+def _mean_over_steps(history, slot):
+  return {name: float(np.mean(values[slot])) for name, values in history.items()}
+
+
+def _concat(history):
+  return jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *history)
+
+
+def _pending(history, slot):
+  """The train metrics of one model since its last log row, as JSON (float32 values, exact)."""
+  if not history:
+    return {}
+  return {name: values[slot].tolist() for name, values in _concat(history).items()}
+
+
+def _log_progress(step, config, alive, metrics, seconds):
+  means = [_mean_over_steps(metrics, i) for i in alive]
+  summary = '  '.join(f'{name} {np.mean([m[name] for m in means]):.2f}'
+                      for name in ('loss', 'recon', 'kl') if name in means[0])
+  logging.info('step %d/%d  %s  %.2f steps/s x %d models  ETA %.0f s', step,
+               config.num_train_steps, summary, 1 / seconds, len(alive),
+               (config.num_train_steps - step) * seconds)
+
+
+def _common_start(runs, num_train_steps):
+  """The newest step at which every run has an intact checkpoint (0: start afresh)."""
+  shared = set.intersection(*[{s for s in r.checkpoints.intact_steps() if s <= num_train_steps}
+                              for r in runs])
+  return max(shared | {0})
+
+
+def _save(run, state, history, slot):
+  run.checkpoints.save(state, {'pending': _pending(history, slot)})
+
+
+def _train(config, dataset, runs, width):
+  """Trains `runs` (one group, `width` slots) to the end: {run: final state or failure}."""
+  start = _common_start(runs, config.num_train_steps)
+  if start:
+    logging.info('resuming %d model(s) from the checkpoint at step %d', len(runs), start)
+  restored = [run.start(start) for run in runs]
+  fill = width - len(runs)
+  states = _stack([s for s, _ in restored] + [restored[0][0]] * fill)
+  train_keys = jnp.stack([r.keys['train'] for r in runs] + [runs[0].keys['train']] * fill)
+  pending = [p.get('pending') for _, p in restored]
+  history = []
+  if pending[0]:
+    history.append({name: np.stack([np.asarray(p[name], np.float32) for p in pending] +
+                                   [np.asarray(pending[0][name], np.float32)] * fill)
+                    for name in pending[0]})
+  outcome, step = {}, start
+  since, since_step = time.perf_counter(), step
+  while step < config.num_train_steps:
+    num_steps = _next_boundary(step, config) - step
+    states, metrics = _run_steps(states, train_keys, dataset, config.batch_size, num_steps)
+    step += num_steps
+    metrics = jax.tree.map(np.asarray, metrics)
+    for i, run in enumerate(runs):
+      loss = metrics['loss'][i]
+      if run not in outcome and not np.all(np.isfinite(loss)):
+        outcome[run] = (f'non-finite loss {loss[~np.isfinite(loss)][0]} before step {step}:'
+                        ' lower --config.learning_rate or check the data')
+        logging.warning('%s: %s', run.member.workdir, outcome[run])
+    alive = [i for i, run in enumerate(runs) if run not in outcome]
+    if not alive:
+      return outcome
+    history.append(metrics)
+    if step % config.log_every_steps == 0 or step == config.num_train_steps:
+      seconds = (time.perf_counter() - since) / (step - since_step)
+      history = _concat(history)
+      for i in alive:
+        runs[i].writer.write(step, 'train',
+                             {**_mean_over_steps(history, i), 'steps_per_s': 1 / seconds})
+      _log_progress(step, config, alive, history, seconds)
+      history, since, since_step = [], time.perf_counter(), step
+    due_eval = step % config.eval_every_steps == 0 or step == config.num_train_steps
+    due_checkpoint = step % config.checkpoint_every_steps == 0 or step == config.num_train_steps
+    stop = preemption.requested()
+    if not (due_eval or due_checkpoint or stop):
+      continue
+    members = _unstack(states, len(runs))
+    for i in alive:
+      if due_eval:
+        runs[i].writer.write(step, 'eval', runs[i].evaluate(members[i]))
+      if due_checkpoint or stop:
+        _save(runs[i], members[i], history, i)
+    if stop:
+      raise Interrupted(stop, f'{signal.Signals(stop).name}: stopped at step {step} with '
+                        f'{len(alive)} model(s) checkpointed; re-run the same command to resume')
+  members = _unstack(states, len(runs))
+  return {run: outcome.get(run, members[i]) for i, run in enumerate(runs)}
+
+
+def _run_group(config, dataset, model, group, score):
+  """Trains and finishes the unfinished members of one group: {member: MemberResult}."""
+  num_steps = config.num_train_steps
+  results, todo = {}, []
+  for member in group:
+    why = run_state.failure(member.workdir)
+    if why:
+      results[member] = MemberResult(failure=why)
+    elif run_state.is_complete(member.workdir, num_steps):
+      results[member] = MemberResult(run_state.final_eval_row(member.workdir, num_steps))
+    else:
+      todo.append(member)
+  runs = []
+  try:
+    for member in todo:
+      runs.append(run_state.RunDir(member, config, dataset, model))
+    trainees = [r for r in runs if num_steps not in r.checkpoints.intact_steps()]
+    final = _train(config, dataset, trainees, len(group)) if trainees else {}
+    for i, run in enumerate(runs):
+      if isinstance(final.get(run), str):
+        results[run.member] = MemberResult(failure=final[run])
+        continue
+      stop = preemption.requested()
+      if stop:
+        raise Interrupted(stop, f'{signal.Signals(stop).name}: stopped before finishing '
+                          f'{run.member.workdir}; re-run the same command to resume')
+      state = final.get(run)
+      if state is None:
+        state = run.checkpoints.restore(num_steps, run.initial_state)[0]
+      logging.info('finishing model %d/%d: %s', i + 1, len(runs), run.member.workdir)
+      results[run.member] = MemberResult(run.finish(state, score))
+  finally:
+    for run in runs:
+      run.close()
+  return results
+
+
+def train_members(config, members, group_size=None, score=None) -> list[MemberResult]:
+  """Trains each member (β, seed, workdir) of `config` to the end and finishes it.
+
+  Members train `group_size` at a time (default: all at once). Finishing writes the figures,
+  calls `score(run_dir, final_state)` when given, and marks the model complete. Re-running skips
+  complete members and resumes the rest exactly. Returns one MemberResult per member.
+  """
+  settings.check_config(config)
+  dataset = data.get_dataset(config.dataset, config.get('data_dir'))
+  model = models.create_model(config, dataset.observation_shape)
+  group_size = group_size or len(members)
+  check_memory(config, dataset, model, min(group_size, len(members)))
+  results = {}
+  for start in range(0, len(members), group_size):
+    results.update(_run_group(config, dataset, model, members[start:start + group_size], score))
+  return [results[m] for m in members]
+
+
+def train_and_evaluate(config, workdir):
+  """Trains `config` in `workdir` (resuming from its checkpoints); returns the final eval row."""
+  member = run_state.Member(config.beta, config.seed, workdir)
+  result = train_members(config, [member])[0]
+  if result.failure:
+    raise FloatingPointError(result.failure)
+  return result.eval_metrics

@@ -1,0 +1,196 @@
+"""What one model's run directory holds, in what order it is written, what marks it finished.
+
+    config.json              the model's full config (its own β and seed), written first
+    metrics.jsonl            train/eval rows; rows after the restored checkpoint are dropped
+    tensorboard/             rebuilt from metrics.jsonl whenever the run is opened
+    checkpoints/<step>/      verified checkpoints (`vae.checkpoint`), the newest 2 intact kept
+    figures/*.png            from the final state
+    eval_disentanglement.json  (sweeps) the scores of the final state
+    complete.json            written last, atomically: the model is finished at its `step`
+
+A model is finished only when `complete.json` names `num_train_steps`. Everything else is
+rebuilt from the newest intact checkpoint when a run is re-opened: the rows after it, the events,
+and (from the final checkpoint) the figures and scores. Every file is written whole (write, then
+rename), and a `.lock` held by the writing process keeps a second writer out.
+"""
+
+import dataclasses
+import os
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from vae import checkpoint
+from vae import data
+from vae import files
+from vae import models
+from vae import plotting
+from vae import settings
+from vae import train
+from vae.errors import UserInputError
+from vae.metric_writer import MetricWriter, read_metrics
+
+CONFIG_FILE = 'config.json'
+COMPLETE_FILE = 'complete.json'
+FAILED_FILE = 'failed.txt'
+FIGURES_DIR = 'figures'
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+  """One model: its β, its seed and the directory it writes to."""
+
+  beta: float
+  seed: int
+  workdir: str
+
+
+def member_config(config, member: Member):
+  """`config` with the member's own β and seed: what a single run of that model would use."""
+  config = config.copy_and_resolve_references()
+  config.beta, config.seed = member.beta, member.seed
+  return config
+
+
+def completed_step(workdir):
+  """The step `complete.json` records, or None for a model not finished."""
+  path = os.path.join(workdir, COMPLETE_FILE)
+  if not os.path.exists(path):
+    return None
+  return files.read_json(path, 'completion marker').get('step')
+
+
+def is_complete(workdir, num_train_steps) -> bool:
+  return completed_step(workdir) == num_train_steps
+
+
+def failure(workdir):
+  """Why the model failed (its `failed.txt`), or None."""
+  path = os.path.join(workdir, FAILED_FILE)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return f.read().strip()
+
+
+def record_failure(workdir, why):
+  files.write_atomic(os.path.join(workdir, FAILED_FILE), why + '\n')
+
+
+def final_eval_row(workdir, num_train_steps):
+  """The eval row at `num_train_steps` (without step and split), or None."""
+  rows = [r for r in read_metrics(workdir, split='eval') if r['step'] == num_train_steps]
+  if not rows:
+    return None
+  return {k: float(v) for k, v in rows[-1].items() if k not in ('step', 'split')}
+
+
+def read_config(workdir):
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.exists(path):
+    raise UserInputError(f'--workdir={workdir} holds no trained model (no {CONFIG_FILE})')
+  return ml_collections.ConfigDict(files.read_json(path, 'the run config'))
+
+
+class RunDir:
+  """A model's run directory opened for writing: locked, swept of temporaries, checkpoints read.
+
+  Holds the model's keys, its fixed eval set and (once `resume` ran) its metric writer.
+  """
+
+  def __init__(self, member: Member, config, dataset, model):
+    files.prepare_directory(member.workdir)
+    self._lock = files.DirectoryLock(member.workdir)
+    self.member = member
+    self.config = member_config(config, member)
+    self.dataset = dataset
+    self.checkpoints = checkpoint.Checkpoints(member.workdir)
+    for directory in (member.workdir, os.path.join(member.workdir, FIGURES_DIR),
+                      self.checkpoints.directory):
+      if os.path.isdir(directory):
+        files.remove_temporaries(directory)
+    self.checkpoints.require_intact()
+    keys = train.named_keys(member.seed)
+    self.keys = keys
+    self.initial_state = train.create_train_state(keys['init'], self.config, model,
+                                                  dataset.observation_shape)
+    self.eval_images = jnp.asarray(dataset.sample(keys['eval_data'], config.num_eval_examples))
+    self.writer = None
+
+  def start(self, step):
+    """(state, progress) at `step` (0: the initial state), forgetting all that came after it."""
+    marker = os.path.join(self.member.workdir, COMPLETE_FILE)
+    if os.path.exists(marker):  # A longer budget than the one it finished.
+      os.remove(marker)
+    self.checkpoints.warn_damaged_after(step)
+    self.checkpoints.discard_after(step)
+    state, progress = self.initial_state, {}
+    if step:
+      state, progress = self.checkpoints.restore(step, self.initial_state)
+    files.write_atomic(os.path.join(self.member.workdir, CONFIG_FILE),
+                       self.config.to_json(indent=1) + '\n')
+    self.writer = MetricWriter(self.member.workdir, resume_step=step)
+    return state, progress
+
+  def evaluate(self, state):
+    return train.evaluate(state, self.eval_images, self.keys['eval_noise'],
+                          self.config.eval_batch_size)
+
+  def finish(self, state, score=None):
+    """Figures, then `score(self, state)` (if any), then the completion marker, last."""
+    step = int(state.step)
+    eval_metrics = final_eval_row(self.member.workdir, step)
+    if eval_metrics is None:  # The row was lost with a damaged file: rebuild it from the state.
+      if self.writer is None:
+        self.writer = MetricWriter(self.member.workdir, resume_step=step)
+      eval_metrics = self.evaluate(state)
+      self.writer.write(step, 'eval', eval_metrics)
+    save_figures(state, self.eval_images, self.keys['sample'], eval_metrics,
+                 os.path.join(self.member.workdir, FIGURES_DIR))
+    if score is not None:
+      score(self, state)
+    files.write_json_atomic(os.path.join(self.member.workdir, COMPLETE_FILE), {'step': step})
+    return eval_metrics
+
+  def close(self):
+    if self.writer is not None:
+      self.writer.close()
+    self._lock.release()
+
+
+def save_figures(state: train.TrainState, images, key, eval_metrics, figures_dir):
+  """reconstructions.png, and for a VAE samples.png and traversals.png (only it generates)."""
+  variables = {'params': state.params}
+  apply = state.model.apply
+  originals = images[:8]
+  recon = apply(variables, originals, method='reconstruct')
+  plotting.save_reconstructions(os.path.join(figures_dir, 'reconstructions.png'), originals, recon)
+  if not isinstance(state.model, models.VAE):
+    return
+  kl_per_dim = [eval_metrics[f'kl_per_dim/{i}'] for i in range(state.model.latents)]
+  samples = apply(variables, key, 32, method=models.VAE.sample)
+  plotting.save_samples(os.path.join(figures_dir, 'samples.png'), samples)
+  values = jnp.linspace(-2.5, 2.5, 9)
+  traversal = apply(variables, images[:1], values, method=models.VAE.traverse)
+  plotting.save_traversals(os.path.join(figures_dir, 'traversals.png'), traversal, values,
+                           kl_per_dim)
+
+
+def restore_run(workdir):
+  """(config, dataset, state) of the model saved in `workdir`, at its newest intact checkpoint.
+
+  A damaged newer checkpoint is passed over with a warning; none intact is a one-line error.
+  """
+  config = read_config(workdir)
+  settings.check_config(config)
+  dataset = data.get_dataset(config.dataset, config.get('data_dir'))
+  model = models.create_model(config, dataset.observation_shape)
+  state = train.create_train_state(jax.random.key(0), config, model, dataset.observation_shape)
+  checkpoints = checkpoint.Checkpoints(workdir)
+  checkpoints.require_intact()
+  intact = checkpoints.intact_steps()
+  if not intact:
+    raise UserInputError(f'--workdir={workdir} has no checkpoint to evaluate')
+  checkpoints.warn_damaged_after(intact[0])
+  return config, dataset, checkpoints.restore(intact[0], state)[0]

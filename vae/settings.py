@@ -1,0 +1,137 @@
+"""Every setting of a run checked before anything is written: `check_config(config)`.
+
+A bad setting is a one-line UserInputError naming it as it is typed on the command line:
+`--config.NAME=VALUE must be ...`. Settings a config does not have (a sweep's `num_seeds` in a
+single run's config, a setting added after a run was saved) are not checked.
+"""
+
+import inspect
+import math
+import numbers
+
+from vae import likelihoods
+from vae import models
+from vae import objectives
+from vae.data import DATASET_NAMES
+from vae.errors import UserInputError
+from vae.evaluation import mig
+from vae.evaluation import modularity
+from vae.evaluation import unsupervised
+
+# jax.random.key folds a seed onto 32 bits without jax_enable_x64: key(2**63 - 1) is
+# key(2**32 - 1), so two runs would silently share their keys.
+MAX_SEED = 2**32 - 1
+
+_POSITIVE_INT_SETTINGS = ('latents', 'batch_size', 'num_train_steps', 'log_every_steps',
+                          'eval_every_steps', 'checkpoint_every_steps', 'num_eval_examples',
+                          'eval_batch_size', 'num_probes',
+                          # Sweeps and the autoencoder comparison only.
+                          'num_seeds', 'models_per_step', 'num_test_examples')
+
+# Real settings: (name, allowed, what the message says is allowed).
+_REAL_SETTINGS = (
+    ('fixed_logvar', math.isfinite, 'a finite number'),
+    # +inf is allowed: a deliberately diverging sweep member (its failure is recorded, not fatal).
+    ('beta', lambda v: v >= 0, '>= 0'),
+    ('learning_rate', lambda v: 0 < v < math.inf, 'a finite number > 0'),
+    ('sparsity_weight', lambda v: 0 <= v < math.inf, 'a finite number >= 0'),
+    ('sparsity_target', lambda v: 0 < v < 1, 'in (0, 1)'),
+    ('noise_std', lambda v: 0 <= v < math.inf, 'a finite number >= 0'),
+    ('drop_probability', lambda v: 0 <= v < 1, 'in [0, 1)'),
+    ('contractive_weight', lambda v: 0 <= v < math.inf, 'a finite number >= 0'),
+)
+
+# The suite calls these with their default histogram size: fewer points than bins raises.
+_HISTOGRAM_BINS = max(inspect.signature(f).parameters['num_bins'].default
+                      for f in (mig.mig, modularity.modularity_explicitness,
+                                unsupervised.unsupervised))
+
+# config.disentanglement sizes: (least value, why, when more than 1).
+_DISENTANGLEMENT_SIZES = {
+    'num_train': (_HISTOGRAM_BINS, f'MIG, modularity and the unsupervised scores histogram the '
+                                   f'codes into {_HISTOGRAM_BINS} bins'),
+    'num_test': (2, 'the explicitness ROC AUC needs two test points'),
+    'encode_batch_size': (1, ''),
+    'sampled_batch_size': (2, 'BetaVAE pairs and FactorVAE variances need two per batch'),
+    'sampled_num_train': (1, ''),
+    'sampled_num_eval': (1, ''),
+    'num_variance_estimate': (2, 'the FactorVAE global variance needs two points'),
+}
+
+
+def _is_int(value) -> bool:
+  return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+  return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_positive_int(flag, value):
+  if not (_is_int(value) and value > 0):
+    raise UserInputError(f'{flag}={value} must be a positive integer')
+
+
+def _check_one_of(name, value, allowed):
+  if value not in allowed:
+    raise UserInputError(
+        f"unknown {name} '{value}' (--config.{name}); allowed: {', '.join(allowed)}")
+
+
+def _check_seeds(config):
+  """`seed` (and a sweep's last seed, seed + num_seeds - 1) in [0, MAX_SEED]."""
+  for name in ('seed', 'test_seed'):
+    value = config.get(name, 0)
+    if not (_is_int(value) and 0 <= value <= MAX_SEED):
+      raise UserInputError(f'--config.{name}={value} must be an integer in [0, {MAX_SEED}]')
+  if 'num_seeds' in config and config.seed + config.num_seeds - 1 > MAX_SEED:
+    raise UserInputError(
+        f'--config.seed={config.seed} with --config.num_seeds={config.num_seeds} must keep the '
+        f'last seed, seed + num_seeds - 1, <= {MAX_SEED}')
+
+
+def _check_betas(betas):
+  """A sweep's `betas`: '1,2,4' or a sequence of numbers, each >= 0 (+inf allowed)."""
+  items = betas.split(',') if isinstance(betas, str) else list(betas)
+  try:
+    values = [float(b) for b in items]
+  except (TypeError, ValueError):
+    raise UserInputError(
+        f"--config.betas={betas!r} must be comma-separated numbers, e.g. '1,2,4,8,16'") from None
+  if not values or not all(v >= 0 for v in values):
+    raise UserInputError(f'--config.betas={betas!r} must list one or more β >= 0')
+
+
+def _check_disentanglement(sizes):
+  for name, (least, why) in _DISENTANGLEMENT_SIZES.items():
+    if name not in sizes:
+      continue
+    value, flag = sizes[name], f'--config.disentanglement.{name}'
+    if least == 1:
+      _check_positive_int(flag, value)
+    elif not (_is_int(value) and value >= least):
+      raise UserInputError(f'{flag}={value} must be an integer >= {least} ({why})')
+
+
+def check_config(config):
+  """Raises a one-line UserInputError for a setting outside its allowed range."""
+  for name in _POSITIVE_INT_SETTINGS:
+    if name in config:
+      _check_positive_int(f'--config.{name}', config[name])
+  if config.model == 'mlp':
+    _check_positive_int('--config.hidden', config.hidden)
+  _check_seeds(config)
+  for name, allowed, description in _REAL_SETTINGS:
+    if name in config:
+      value = config[name]
+      if not (_is_real(value) and allowed(value)):
+        raise UserInputError(f'--config.{name}={value} must be {description}')
+  _check_one_of('model', config.model, models.ARCHITECTURES)
+  _check_one_of('likelihood', config.likelihood, likelihoods.NAMES)
+  if 'dataset' in config:
+    _check_one_of('dataset', config.dataset, DATASET_NAMES)
+  if 'betas' in config:
+    _check_betas(config.betas)
+  if 'disentanglement' in config:
+    _check_disentanglement(config.disentanglement)
+  objectives.from_config(config)  # Raises for an unknown method or a setting out of range.
