@@ -1,35 +1,193 @@
-"""The entry point: one-line errors with a non-zero exit, and a run that writes its outputs."""
+"""The entry points: one-line errors with a non-zero exit, and a run that writes its outputs."""
 
+import errno
 import os
+import signal
 import subprocess
 import sys
 
 import pytest
 
+from experiments import cli
+from vae.errors import Interrupted
+from vae.errors import UserInputError
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TEST_CONFIG = '--config=experiments/configs/test.py'
+
+# Config files that fail in each way a hand-written one can.
+_BAD_FILES = {
+    'syntax.py': 'def get_config(:\n',
+    'no_get_config.py': 'SEED = 0\n',
+    'raises.py': 'def get_config():\n  raise ValueError("boom")\n',
+    'bad_import.py': 'import no_such_module_for_the_test\n',
+}
+
+# A stand-in for experiments/train.py's flags that imports no JAX: the config-file cases cost
+# a fifth of a second each instead of an entry point's five.
+_LIGHT_TRAIN = """
+import os
+from absl import flags
+from ml_collections import config_flags
+from experiments import cli
+config_flags.DEFINE_config_file('config', None, 'A config file.')
+flags.DEFINE_string('workdir', None, 'Created by main.')
+flags.mark_flags_as_required(['config', 'workdir'])
+cli.main(lambda argv: os.makedirs(flags.FLAGS.workdir))
+"""
+
+# (entry point, arguments, returncode, the last stderr line); {bad} is the bad files' directory;
+# entry point None is _LIGHT_TRAIN. Each real entry point is run at least once.
+_CASES = {
+    'unknown_setting': ('train', (TEST_CONFIG, '--config.no_such_setting=1'), 2,
+                        "error: --config.no_such_setting=1: the config has no setting "
+                        "'no_such_setting'"),
+    'missing_file': ('train', ('--config=experiments/configs/nope.py',), 2,
+                     'error: --config=experiments/configs/nope.py: no such file'),
+    'sweep_unknown_setting': (
+        'sweep_beta', ('--config=experiments/configs/sweep_test.py', '--config.nope=1'), 2,
+        "error: --config.nope=1: the config has no setting 'nope'"),
+    'compare_missing_file': ('compare_autoencoders', ('--config=nope.py',), 2,
+                             'error: --config=nope.py: no such file'),
+    # The settings check, before anything is written.
+    'negative_beta': ('train', (TEST_CONFIG, '--config.beta=-1'), 1,
+                      'error: --config.beta=-1.0 must be >= 0'),
+    'unknown_model': ('train', (TEST_CONFIG, '--config.model=resnet'), 1,
+                      "error: unknown model 'resnet' (--config.model); allowed: conv, mlp"),
+    'unknown_nested_setting': (
+        None, (TEST_CONFIG, '--config.disentanglement.nope', '3'), 2,
+        "error: --config.disentanglement.nope=3: the config has no setting 'disentanglement.nope'"),
+    'missing_file_with_override': (
+        None, ('--config=experiments/configs/nope.py', '--config.beta=2'), 2,
+        'error: --config=experiments/configs/nope.py: no such file'),
+    'directory': (None, ('--config={bad}',), 2,
+                  'error: --config={bad}: is a directory, not a config file'),
+    'syntax_error': (None, ('--config={bad}/syntax.py',), 2,
+                     'error: --config={bad}/syntax.py: SyntaxError: invalid syntax (line 1)'),
+    'no_get_config': (None, ('--config={bad}/no_get_config.py',), 2,
+                      'error: --config={bad}/no_get_config.py: the file defines no get_config()'),
+    'get_config_raises': (None, ('--config={bad}/raises.py',), 2,
+                          'error: --config={bad}/raises.py: get_config() raised ValueError: boom'),
+    'file_raises': (None, ('--config={bad}/bad_import.py',), 2,
+                    'error: --config={bad}/bad_import.py: the file raised ModuleNotFoundError: No '
+                    "module named 'no_such_module_for_the_test'"),
+    'bad_value': (None, (TEST_CONFIG, '--config.latents=abc'), 2,
+                  "error: --config.latents=abc: invalid literal for int() with base 10: 'abc'"),
+    'override_before_config': (None, ('--config.latents=3', TEST_CONFIG), 2,
+                               'error: --config.latents=3: comes before --config; give '
+                               '--config=FILE first'),
+}
+
+# Entry points without a config: (entry point, arguments, the last stderr line).
+_FLAG_CASES = {
+    'evaluate_no_workdir': ('evaluate', (), 'error: --workdir is required'),
+    'report_unknown_flag': ('report', ('--workdri=x',),
+                            'error: --workdri: no such flag; did you mean --workdir?'),
+    'benchmark_bad_value': ('benchmark', ('--repeats=abc',),
+                            "error: --repeats=abc: invalid literal for int() with base 10: 'abc'"),
+}
+
+
+def _command(module, *args):
+  if module is None:
+    return [sys.executable, '-c', _LIGHT_TRAIN, *args]
+  return [sys.executable, '-m', f'experiments.{module}', *args]
 
 
 def _run(*args):
-  return subprocess.run([sys.executable, '-m', 'experiments.train', *args], cwd=ROOT,
-                        capture_output=True, text=True, timeout=300)
+  return subprocess.run(_command('train', *args), cwd=ROOT, capture_output=True, text=True,
+                        timeout=300)
 
 
-@pytest.mark.parametrize('override,message', [
-    ('--config.beta=-1', 'error: --config.beta=-1.0 must be >= 0'),
-    ('--config.model=resnet', "error: unknown model 'resnet' (--config.model); allowed: conv, mlp"),
-])
-def test_bad_setting_is_one_line_and_non_zero(tmp_path, override, message):
-  workdir = tmp_path / 'run'
-  result = _run('--config=experiments/configs/test.py', f'--workdir={workdir}', override)
-  assert result.returncode != 0
-  assert result.stderr.strip().splitlines()[-1] == message
-  assert 'Traceback' not in result.stderr
+@pytest.fixture(scope='module')
+def finished(tmp_path_factory):
+  """(bad files' directory, {case: (returncode, stderr, workdir)}); all started at once."""
+  bad = tmp_path_factory.mktemp('bad_configs')
+  for name, text in _BAD_FILES.items():
+    (bad / name).write_text(text)
+  runs = {}
+  for case, (module, args, _, _) in _CASES.items():
+    workdir = tmp_path_factory.mktemp(case) / 'run'
+    args = [a.format(bad=bad) for a in args] + [f'--workdir={workdir}']
+    runs[case] = (subprocess.Popen(_command(module, *args), cwd=ROOT, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True), workdir)
+  for case, (module, args, _) in _FLAG_CASES.items():
+    runs[case] = (subprocess.Popen(_command(module, *args), cwd=ROOT, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True), None)
+  results = {}
+  for case, (process, workdir) in runs.items():
+    _, stderr = process.communicate(timeout=300)
+    results[case] = (process.returncode, stderr, workdir)
+  return bad, results
+
+
+@pytest.mark.parametrize('case', sorted(_CASES))
+def test_bad_command_line_is_one_line_and_non_zero(finished, case):
+  bad, results = finished
+  returncode, stderr, workdir = results[case]
+  _, _, expected_code, message = _CASES[case]
+  assert 'Traceback' not in stderr
+  assert stderr.strip().splitlines()[-1] == message.format(bad=bad), stderr
+  assert returncode == expected_code
   assert not workdir.exists()
+
+
+@pytest.mark.parametrize('case', sorted(_FLAG_CASES))
+def test_bad_flag_of_other_entry_points_is_one_line(finished, case):
+  returncode, stderr, _ = finished[1][case]
+  assert 'Traceback' not in stderr
+  assert stderr.strip().splitlines() == [_FLAG_CASES[case][2]]
+  assert returncode == 2
+
+
+def test_help_still_works():
+  result = subprocess.run(_command(None, '--helpshort'), cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+  assert 'Created by main.' in result.stdout + result.stderr
+  assert 'error:' not in result.stderr
+
+
+@pytest.fixture
+def restored_signals():
+  """cli.run installs the stop-request handlers: give pytest its own back afterwards."""
+  saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+  yield
+  for signum, handler in saved.items():
+    signal.signal(signum, handler)
+
+
+def _raise(error):
+  raise error
+
+
+@pytest.mark.parametrize('error,code,message', [
+    (UserInputError('--config.x=1 must be 2'), 'error: --config.x=1 must be 2', None),
+    (Interrupted(signal.SIGTERM, 'SIGTERM: saved at step 4; re-run to resume'), 143,
+     'SIGTERM: saved at step 4; re-run to resume'),
+    (Interrupted(signal.SIGINT, 'SIGINT: saved'), 130, 'SIGINT: saved'),
+    (OSError(errno.ENOSPC, 'No space left on device', '/runs/a/metrics.jsonl'),
+     'error: cannot write /runs/a/metrics.jsonl: No space left on device', None),
+    (PermissionError(errno.EACCES, 'Permission denied', '/runs'),
+     'error: cannot write /runs: Permission denied', None),
+    (OSError('mallopt failed'), 'error: mallopt failed', None),
+])
+def test_run_turns_errors_into_one_line_and_an_exit_code(restored_signals, capsys, error, code,
+                                                         message):
+  with pytest.raises(SystemExit) as exit_info:
+    cli.run(_raise, error)
+  assert exit_info.value.code == code
+  if message is not None:  # Printed by cli.run itself, not as the exit's message.
+    assert capsys.readouterr().err == message + '\n'
+
+
+def test_run_installs_the_stop_request_handlers(restored_signals):
+  handlers = cli.run(lambda: [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)])
+  assert all(h not in (signal.SIG_DFL, signal.default_int_handler) for h in handlers)
 
 
 def test_test_config_runs_and_resumes(tmp_path):
   workdir = tmp_path / 'run'
-  args = ('--config=experiments/configs/test.py', f'--workdir={workdir}')
+  args = (TEST_CONFIG, f'--workdir={workdir}')
   first = _run(*args)
   assert first.returncode == 0, first.stderr
   assert 'final eval' in first.stderr

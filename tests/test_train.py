@@ -126,7 +126,7 @@ def test_non_finite_loss_raises_a_clear_error(config, tmp_path):
     ('latents', 0, '--config.latents=0 must be a positive integer'),
     ('batch_size', -2, '--config.batch_size=-2 must be a positive integer'),
     ('num_train_steps', 0, '--config.num_train_steps=0 must be a positive integer'),
-    ('learning_rate', 0.0, '--config.learning_rate=0.0 must be > 0'),
+    ('learning_rate', 0.0, '--config.learning_rate=0.0 must be a finite number > 0'),
     ('model', 'resnet', "unknown model 'resnet' (--config.model); allowed: conv, mlp"),
     ('likelihood', 'poisson', "unknown likelihood 'poisson' (--config.likelihood)"),
     ('dataset', 'cifar', "unknown dataset 'cifar' (--config.dataset)"),

@@ -62,8 +62,8 @@ _PROGRAMS = {}  # Compiled chunks by their argument shapes: compiled once, measu
 def _program(states, train_keys, dataset, batch_size, num_steps):
   """The compiled program for `num_steps` steps of every model (step by step for host data)."""
   leaves = tuple((x.shape, x.dtype) for x in jax.tree.leaves((states, train_keys)))
-  key = (jax.tree.structure(states), leaves, dataset.sample, batch_size,
-         num_steps if dataset.jittable else 1)
+  key = ((jax.tree.structure(states), leaves, batch_size) +
+         ((dataset.sample, num_steps) if dataset.jittable else (dataset.observation_shape,)))
   if key not in _PROGRAMS:
     states, train_keys = _abstract(states), _abstract(train_keys)
     if dataset.jittable:

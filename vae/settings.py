@@ -67,9 +67,14 @@ def _is_real(value) -> bool:
   return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def _shown(value):
+  """`value` as the message shows it: a string quoted, so that '4' is not taken for 4."""
+  return repr(value) if isinstance(value, str) else value
+
+
 def _check_positive_int(flag, value):
   if not (_is_int(value) and value > 0):
-    raise UserInputError(f'{flag}={value} must be a positive integer')
+    raise UserInputError(f'{flag}={_shown(value)} must be a positive integer')
 
 
 def _check_one_of(name, value, allowed):
@@ -83,7 +88,8 @@ def _check_seeds(config):
   for name in ('seed', 'test_seed'):
     value = config.get(name, 0)
     if not (_is_int(value) and 0 <= value <= MAX_SEED):
-      raise UserInputError(f'--config.{name}={value} must be an integer in [0, {MAX_SEED}]')
+      raise UserInputError(
+          f'--config.{name}={_shown(value)} must be an integer in [0, {MAX_SEED}]')
   if 'num_seeds' in config and config.seed + config.num_seeds - 1 > MAX_SEED:
     raise UserInputError(
         f'--config.seed={config.seed} with --config.num_seeds={config.num_seeds} must keep the '
@@ -110,7 +116,7 @@ def _check_disentanglement(sizes):
     if least == 1:
       _check_positive_int(flag, value)
     elif not (_is_int(value) and value >= least):
-      raise UserInputError(f'{flag}={value} must be an integer >= {least} ({why})')
+      raise UserInputError(f'{flag}={_shown(value)} must be an integer >= {least} ({why})')
 
 
 def check_config(config):
@@ -125,7 +131,7 @@ def check_config(config):
     if name in config:
       value = config[name]
       if not (_is_real(value) and allowed(value)):
-        raise UserInputError(f'--config.{name}={value} must be {description}')
+        raise UserInputError(f'--config.{name}={_shown(value)} must be {description}')
   _check_one_of('model', config.model, models.ARCHITECTURES)
   _check_one_of('likelihood', config.likelihood, likelihoods.NAMES)
   if 'dataset' in config:

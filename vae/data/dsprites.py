@@ -146,8 +146,12 @@ def sample(key, n):
   return render(sample_factors(key, n))
 
 
+@functools.cache
 def dataset() -> GroundTruthDataset:
-  """Procedural dSprites as a jittable GroundTruthDataset (the default)."""
+  """Procedural dSprites as a jittable GroundTruthDataset (the default).
+
+  One instance per process, so programs compiled for its `sample` are found again by later runs.
+  """
   return GroundTruthDataset(
       name='procedural_dsprites',
       factor_names=FACTOR_NAMES,

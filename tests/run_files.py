@@ -1,0 +1,123 @@
+"""Test helpers: what a run left on disk, in a form two runs can be compared by, and kills.
+
+`snapshot(workdir)` reads back everything a run (single or sweep) produces except wall-clock
+timings: parameters of every final checkpoint (bitwise), metrics rows, TensorBoard points,
+scores, summaries, figures and completion markers. `kill_at(n)` makes the n-th file-system event
+of the process (an `os.replace`/`os.rename`/`os.remove`, a metrics row, a fused chunk of steps)
+end the run as SIGKILL would: nothing after it runs but `finally` blocks, which only close
+writers of derived files (TensorBoard) and release locks.
+"""
+
+import contextlib
+import glob
+import hashlib
+import json
+import os
+import struct
+
+import jax
+import numpy as np
+from tensorboardX.proto import event_pb2
+
+from vae import checkpoint
+from vae import metric_writer
+from vae import run_loop
+from vae import run_state
+
+TIMINGS = ('steps_per_s', 'seconds')  # Wall-clock values: the only ones two runs may differ in.
+
+
+def tensorboard_points(workdir):
+  """[(tag, step, value)] of every scalar in the run's event files, in file order."""
+  points = []
+  for path in sorted(glob.glob(os.path.join(workdir, metric_writer.TENSORBOARD_DIR, '*'))):
+    with open(path, 'rb') as f:
+      data = f.read()
+    offset = 0
+    while offset + 12 <= len(data):
+      (length,) = struct.unpack('<Q', data[offset:offset + 8])
+      record = data[offset + 12:offset + 12 + length]
+      offset += 12 + length + 4
+      event = event_pb2.Event.FromString(record)
+      for value in event.summary.value:
+        points.append((value.tag, event.step, value.simple_value))
+  return points
+
+
+def _final_params(run_dir):
+  checkpoints = checkpoint.Checkpoints(run_dir)
+  step = checkpoints.intact_steps()[0]
+  _, dataset, state = run_state.restore_run(run_dir)
+  del dataset
+  return step, [np.asarray(x) for x in jax.tree.leaves((state.params, state.opt_state))]
+
+
+def _without_timings(value):
+  if isinstance(value, dict):
+    return {k: _without_timings(v) for k, v in value.items() if k not in TIMINGS}
+  if isinstance(value, list):
+    return [_without_timings(v) for v in value]
+  return value
+
+
+def _digest(path):
+  with open(path, 'rb') as f:
+    return hashlib.sha256(f.read()).hexdigest()
+
+
+def snapshot(workdir):
+  """{relative run dir: {what: value}} plus the sweep-level files, for equality checks."""
+  result = {}
+  for run_dir in sorted({os.path.dirname(p) for p in glob.glob(
+      os.path.join(workdir, '**', run_state.CONFIG_FILE), recursive=True)}):
+    name = os.path.relpath(run_dir, workdir)
+    step, params = _final_params(run_dir)
+    entry = {'checkpoint_step': step, 'params': [p.tobytes() for p in params],
+             'rows': _without_timings(metric_writer.read_metrics(run_dir)),
+             'tensorboard': sorted(p for p in tensorboard_points(run_dir)
+                                   if p[0].split('/')[-1] not in TIMINGS)}
+    for path in sorted(glob.glob(os.path.join(run_dir, '*.json')) +
+                       glob.glob(os.path.join(run_dir, '*.txt'))):
+      with open(path) as f:
+        entry[os.path.basename(path)] = (_without_timings(json.load(f))
+                                         if path.endswith('.json') else f.read())
+    for path in sorted(glob.glob(os.path.join(run_dir, run_state.FIGURES_DIR, '*.png'))):
+      entry[os.path.relpath(path, run_dir)] = _digest(path)
+    result[name] = entry
+  for path in sorted(glob.glob(os.path.join(workdir, 'summary.*')) +
+                     glob.glob(os.path.join(workdir, 'figures', '*.png'))):
+    result[os.path.relpath(path, workdir)] = _digest(path)
+  return result
+
+
+class Killed(BaseException):
+  """The simulated SIGKILL (a BaseException, so no `except Exception` in a library stops it)."""
+
+
+@contextlib.contextmanager
+def kill_at(n, monkeypatch):
+  """Counts file-system events and training chunks; raises Killed at the n-th (never if None).
+
+  Yields the counter, whose `count` says how many events the run had.
+  """
+
+  class Counter:
+    count = 0
+
+  counter = Counter()
+
+  def hook(function):
+    def wrapped(*args, **kwargs):
+      counter.count += 1
+      if counter.count == n:
+        raise Killed(f'killed at event {n}: {function.__name__}')
+      return function(*args, **kwargs)
+    return wrapped
+
+  for module, name in ((os, 'replace'), (os, 'rename'), (os, 'remove'),
+                       (run_loop, '_run_steps'), (metric_writer.MetricWriter, 'write')):
+    monkeypatch.setattr(module, name, hook(getattr(module, name)))
+  try:
+    yield counter
+  finally:
+    monkeypatch.undo()

@@ -1,0 +1,138 @@
+"""`settings.check_config`: a bad setting is one UserInputError naming it; the configs pass."""
+
+import math
+
+import ml_collections
+import pytest
+
+from experiments.configs import autoencoders
+from experiments.configs import default
+from experiments.configs import mlp
+from experiments.configs import sweep_beta
+from experiments.configs import sweep_full
+from experiments.configs import sweep_test
+from experiments.configs import test
+from vae import settings
+from vae.errors import UserInputError
+
+_CONFIGS = (test, sweep_test, default, sweep_beta, sweep_full, autoencoders, mlp)
+
+
+@pytest.mark.parametrize('module', _CONFIGS, ids=lambda m: m.__name__.rsplit('.', 1)[-1])
+def test_shipped_configs_pass(module):
+  settings.check_config(module.get_config())
+
+
+def _with(config, name, value):
+  """`config` with `name` (dotted when nested) set to `value` of any type, as a config file can."""
+  fields = config.to_dict()
+  *parents, leaf = name.split('.')
+  node = fields
+  for parent in parents:
+    node = node[parent]
+  node[leaf] = value
+  return ml_collections.ConfigDict(fields)
+
+
+@pytest.mark.parametrize('name,value,message', [
+    ('seed', -1, f'--config.seed=-1 must be an integer in [0, {2**32 - 1}]'),
+    ('seed', 2**32, f'--config.seed={2**32} must be an integer in [0, {2**32 - 1}]'),
+    ('seed', 2**63 - 1, f'--config.seed={2**63 - 1} must be an integer in'),
+    ('seed', 1.5, '--config.seed=1.5 must be an integer in'),
+    ('fixed_logvar', math.nan, '--config.fixed_logvar=nan must be a finite number'),
+    ('fixed_logvar', -math.inf, '--config.fixed_logvar=-inf must be a finite number'),
+    ('learning_rate', math.inf, '--config.learning_rate=inf must be a finite number > 0'),
+    ('learning_rate', 0.0, '--config.learning_rate=0.0 must be a finite number > 0'),
+    ('beta', math.nan, '--config.beta=nan must be >= 0'),
+    ('beta', -1.0, '--config.beta=-1.0 must be >= 0'),
+    ('sparsity_weight', math.inf, '--config.sparsity_weight=inf must be a finite number >= 0'),
+    ('sparsity_target', math.nan, '--config.sparsity_target=nan must be in (0, 1)'),
+    ('noise_std', math.nan, '--config.noise_std=nan must be a finite number >= 0'),
+    ('noise_std', math.inf, '--config.noise_std=inf must be a finite number >= 0'),
+    ('drop_probability', math.nan, '--config.drop_probability=nan must be in [0, 1)'),
+    ('drop_probability', 1.0, '--config.drop_probability=1.0 must be in [0, 1)'),
+    ('contractive_weight', math.inf, '--config.contractive_weight=inf must be a finite number'),
+    ('beta', '4', "--config.beta='4' must be >= 0"),
+    ('seed', '0', "--config.seed='0' must be an integer in"),
+    ('latents', 2.5, '--config.latents=2.5 must be a positive integer'),
+    ('latents', True, '--config.latents=True must be a positive integer'),
+    ('batch_size', 0, '--config.batch_size=0 must be a positive integer'),
+    ('num_probes', 1.5, '--config.num_probes=1.5 must be a positive integer'),
+    ('likelihood', 'poisson', "unknown likelihood 'poisson' (--config.likelihood); allowed:"),
+    ('dataset', 'cifar', "unknown dataset 'cifar' (--config.dataset); allowed:"),
+    ('disentanglement.num_train', 0, '--config.disentanglement.num_train=0 must be an integer >= '
+     '20 (MIG, modularity and the unsupervised scores histogram the codes into 20 bins)'),
+    ('disentanglement.num_train', 19, '--config.disentanglement.num_train=19 must be an integer'),
+    ('disentanglement.num_test', 1, '--config.disentanglement.num_test=1 must be an integer >= 2'),
+    ('disentanglement.sampled_num_eval', -3,
+     '--config.disentanglement.sampled_num_eval=-3 must be a positive integer'),
+    ('disentanglement.sampled_num_train', 2.5,
+     '--config.disentanglement.sampled_num_train=2.5 must be a positive integer'),
+    ('disentanglement.encode_batch_size', 0,
+     '--config.disentanglement.encode_batch_size=0 must be a positive integer'),
+    ('disentanglement.sampled_batch_size', 1,
+     '--config.disentanglement.sampled_batch_size=1 must be an integer >= 2'),
+    ('disentanglement.num_variance_estimate', 1,
+     '--config.disentanglement.num_variance_estimate=1 must be an integer >= 2'),
+])
+def test_bad_setting_names_itself(name, value, message):
+  config = _with(test.get_config(), name, value)
+  with pytest.raises(UserInputError) as error:
+    settings.check_config(config)
+  assert str(error.value).startswith(message)
+  assert '\n' not in str(error.value)
+
+
+@pytest.mark.parametrize('name,value,message', [
+    ('num_seeds', 0, '--config.num_seeds=0 must be a positive integer'),
+    ('models_per_step', -1, '--config.models_per_step=-1 must be a positive integer'),
+    ('betas', '1,x', "--config.betas='1,x' must be comma-separated numbers"),
+    ('betas', '1,nan', "--config.betas='1,nan' must list one or more β >= 0"),
+    ('betas', '-1', "--config.betas='-1' must list one or more β >= 0"),
+])
+def test_bad_sweep_setting_names_itself(name, value, message):
+  config = _with(sweep_test.get_config(), name, value)
+  with pytest.raises(UserInputError, match='^' + message.replace('(', r'\(').replace('[', r'\[')):
+    settings.check_config(config)
+
+
+def test_last_seed_of_a_sweep_must_be_in_range():
+  config = sweep_test.get_config()
+  config.seed, config.num_seeds = 2**32 - 3, 3
+  settings.check_config(config)  # Seeds 2**32 - 3 .. 2**32 - 1.
+  config.num_seeds = 4
+  with pytest.raises(UserInputError, match=rf'^--config.seed={2**32 - 3} with '
+                                           r'--config.num_seeds=4 must keep the last seed'):
+    settings.check_config(config)
+
+
+def test_largest_seed_and_diverging_beta_are_allowed():
+  config = test.get_config()
+  config.seed, config.beta = 2**32 - 1, math.inf  # β = inf: a sweep member meant to diverge.
+  settings.check_config(config)
+  config = sweep_test.get_config()
+  config.betas = '1,inf'
+  settings.check_config(config)
+
+
+def test_smallest_disentanglement_sizes_are_allowed():
+  config = test.get_config()
+  config.disentanglement = default.disentanglement_config(
+      num_train=20, num_test=2, sampled_batch_size=2, sampled_num_train=1, sampled_num_eval=1,
+      num_variance_estimate=2)
+  config.disentanglement.encode_batch_size = 1
+  settings.check_config(config)
+
+
+def test_comparison_test_seed_is_checked():
+  config = autoencoders.get_config()
+  config.test_seed = -5
+  with pytest.raises(UserInputError, match=r'^--config.test_seed=-5 must be an integer in'):
+    settings.check_config(config)
+
+
+def test_checks_of_the_objective_still_apply():
+  config = test.get_config()
+  config.method = 'pca'
+  with pytest.raises(UserInputError, match=r"^unknown method 'pca' \(--config.method\)"):
+    settings.check_config(config)
