@@ -7,16 +7,16 @@ written. `run(job, *args)` ends a bad input with `error: ...` (exit 1) and a sto
 SIGINT with its one-line message (exit 128 + signal).
 """
 
-import importlib.util
 import logging as std_logging
 import os
 import re
 import sys
+import types
 
 from absl import app
 from absl import flags
 from absl import logging
-from ml_collections import config_flags
+from ml_collections.config_flags.config_flags import ConfigFileFlagParser
 
 from vae import preemption
 from vae.errors import Interrupted
@@ -45,12 +45,11 @@ def _describe(e: BaseException) -> str:
 
 
 def _expanded(argv):
-  """argv[1:] with --flagfile contents inlined (as config_flags reads them), up to `--`."""
+  """argv[1:] with --flagfile contents inlined, all of it (config_flags reads past `--` too)."""
   try:
-    args = flags.FLAGS.read_flags_from_files(argv[1:], force_gnu=False)
+    return flags.FLAGS.read_flags_from_files(argv[1:], force_gnu=False)
   except Exception:  # pylint: disable=broad-except
-    args = list(argv[1:])  # absl reports the bad flagfile itself.
-  return args[:args.index('--')] if '--' in args else args
+    return list(argv[1:])  # absl reports the bad flagfile itself.
 
 
 def _argument(args, name):
@@ -111,7 +110,7 @@ def _load_config(spec):
   except ValueError as e:  # Null bytes in the source.
     return _describe(e), None
   name = '_cli_config_check'
-  module = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader=None))
+  module = types.ModuleType(name)
   module.__file__ = path
   sys.modules[name] = module  # Dataclasses defined in the file look their module up.
   try:
@@ -144,7 +143,8 @@ def _unusable(value) -> bool:
 def _config_problem(argv, parsed: bool):
   """The one-line problem with a config file or override on the command line, or None."""
   args = _expanded(argv)
-  names = {flags.FLAGS[n].name for n in flags.FLAGS if config_flags.is_config_flag(flags.FLAGS[n])}
+  names = {flags.FLAGS[n].name for n in flags.FLAGS
+           if isinstance(flags.FLAGS[n].parser, ConfigFileFlagParser)}
   for name in sorted(names):
     spec = _argument(args, name)
     if spec is None or (parsed and not _unusable(flags.FLAGS[name].value)):
@@ -161,10 +161,16 @@ def _config_problem(argv, parsed: bool):
 def _flags_error(e: Exception) -> str:
   """One line naming the flag, from what absl (or a config override) raised."""
   if isinstance(e, flags.UnrecognizedFlagError):
-    value = f'={e.flagvalue}' if e.flagvalue else ''
-    return f'--{e.flagname}{value}: no such flag'
+    match = re.search(r'Did you mean: (.*) \?$', str(e))
+    if not match:
+      return f'--{e.flagname}: no such flag'
+    names = ', '.join(f'--{name}' for name in match.group(1).split(', '))
+    return f'--{e.flagname}: no such flag; did you mean {names}?'
   if isinstance(e, flags.Error):
     message = _one_line(e)
+    early = re.fullmatch(r'Found (\S+) in argv before a value for (--\S+) was specified', message)
+    if early:
+      return f'{early.group(1)}: comes before {early.group(2)}; give {early.group(2)}=FILE first'
     required = re.fullmatch(r'flag --(\S+)=None: Flag --\1 must have a value other than None\.',
                             message)
     if required:
@@ -207,11 +213,11 @@ def run(job, *args):
   except (UserInputError, FloatingPointError) as e:
     sys.exit(f'error: {e}')
   except Interrupted as e:
-    sys.stderr.write(f'{e}\n')
+    sys.stderr.write(f'{_one_line(e)}\n')
     sys.exit(e.exit_code)
-  except OSError as e:
+  except OSError as e:  # Disk full, permission denied, a file where a directory should be.
     if e.filename is not None:
-      sys.exit(f'error: cannot write {e.filename}: {e.strerror}')
+      sys.exit(f'error: cannot write {e.filename}: {e.strerror or _one_line(e)}')
     sys.exit(f'error: {_one_line(e)}')
 
 
