@@ -152,6 +152,10 @@ def test_checkpoint_of_another_shape(config, tmp_path):
   run_loop.train_and_evaluate(config, workdir)
   rows = read_metrics(workdir)
   config.latents = 5
+  with pytest.raises(UserInputError, match=r'holds a finished model with other settings '
+                     r'\(latents: 4 -> 5\); use a new --workdir'):
+    run_loop.train_and_evaluate(config, workdir)
+  config.num_train_steps = 6  # Not finished at this budget: the checkpoint itself is refused.
   with pytest.raises(UserInputError, match='checkpoint at step 4 .* another model shape'):
     run_loop.train_and_evaluate(config, workdir)
   assert read_metrics(workdir) == rows

@@ -212,6 +212,7 @@ def _run_group(config, dataset, model, group, score):
     if why:
       results[member] = MemberResult(failure=why)
     elif run_state.is_complete(member.workdir, num_steps):
+      run_state.check_finished_config(member, config)
       results[member] = MemberResult(run_state.final_eval_row(member.workdir, num_steps))
     else:
       todo.append(member)

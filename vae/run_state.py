@@ -15,6 +15,7 @@ rename), and a `.lock` held by the writing process keeps a second writer out.
 """
 
 import dataclasses
+import json
 import os
 
 import jax
@@ -93,6 +94,17 @@ def read_config(workdir):
   return ml_collections.ConfigDict(files.read_json(path, 'the run config'))
 
 
+def check_finished_config(member: Member, config):
+  """A one-line error when a finished model was trained with other settings than `config`."""
+  saved = read_config(member.workdir).to_dict()
+  wanted = json.loads(member_config(config, member).to_json())
+  changed = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
+  if changed:
+    diffs = ', '.join(f'{k}: {saved.get(k)!r} -> {wanted.get(k)!r}' for k in changed)
+    raise UserInputError(f'--workdir={member.workdir} holds a finished model with other '
+                         f'settings ({diffs}); use a new --workdir')
+
+
 class RunDir:
   """A model's run directory opened for writing: locked, swept of temporaries, checkpoints read.
 
@@ -120,14 +132,14 @@ class RunDir:
 
   def start(self, step):
     """(state, progress) at `step` (0: the initial state), forgetting all that came after it."""
+    state, progress = self.initial_state, {}
+    if step:  # First, so that a checkpoint of another model shape changes nothing on disk.
+      state, progress = self.checkpoints.restore(step, self.initial_state)
     marker = os.path.join(self.member.workdir, COMPLETE_FILE)
     if os.path.exists(marker):  # A longer budget than the one it finished.
       os.remove(marker)
     self.checkpoints.warn_damaged_after(step)
     self.checkpoints.discard_after(step)
-    state, progress = self.initial_state, {}
-    if step:
-      state, progress = self.checkpoints.restore(step, self.initial_state)
     files.write_atomic(os.path.join(self.member.workdir, CONFIG_FILE),
                        self.config.to_json(indent=1) + '\n')
     self.writer = MetricWriter(self.member.workdir, resume_step=step)

@@ -127,6 +127,7 @@ def write_scores(workdir, config, dataset, state, sizes=None):
 
 def evaluate_run(workdir, sizes=None):
   """Scores the model saved in `workdir` (its newest intact checkpoint), holding its lock."""
+  run_state.read_config(workdir)  # A directory without a model is a one-line error, not a lock.
   lock = files.DirectoryLock(workdir)
   try:
     config, dataset, state = run_state.restore_run(workdir)
