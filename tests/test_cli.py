@@ -191,6 +191,9 @@ def test_test_config_runs_and_resumes(tmp_path):
   first = _run(*args)
   assert first.returncode == 0, first.stderr
   assert 'final eval' in first.stderr
-  second = _run(*args)
+  second = _run(*args)  # Finished: nothing is trained again.
   assert second.returncode == 0, second.stderr
-  assert 'resuming 1 model(s) from the checkpoint at step 4' in second.stderr
+  assert f'{workdir} is complete at step 4: nothing to do' in second.stderr
+  third = _run(*args, '--config.num_train_steps=6')  # A longer budget resumes.
+  assert third.returncode == 0, third.stderr
+  assert 'resuming 1 model(s) from the checkpoint at step 4' in third.stderr

@@ -13,12 +13,14 @@ import shutil
 
 import pytest
 
+from experiments.configs import default
 from experiments.configs import sweep_test
 from experiments.configs import test as test_config
 from tests import run_files
 from vae import checkpoint
 from vae import files
 from vae import run_loop
+from vae import run_state
 from vae import sweep
 from vae.errors import UserInputError
 from vae.metric_writer import read_metrics
@@ -40,6 +42,9 @@ def sweep_config():
   config.betas, config.models_per_step = '1,4,8', 2  # Groups of 2 and 1.
   config.num_train_steps, config.log_every_steps = 6, 2
   config.eval_every_steps, config.checkpoint_every_steps = 3, 2
+  config.disentanglement = default.disentanglement_config(  # The smallest sizes the suite takes.
+      num_train=20, num_test=10, sampled_batch_size=4, sampled_num_train=10, sampled_num_eval=10,
+      num_variance_estimate=20)
   return config
 
 
@@ -129,3 +134,175 @@ def test_a_regrouped_resume_gives_the_same_bits(sweep_reference, tmp_path):
   os.remove(os.path.join(run, 'complete.json'))
   sweep.run(sweep_config(), workdir)
   assert run_files.snapshot(workdir) == reference
+
+
+def _largest_file(step_dir):
+  paths = [os.path.join(d, n) for d, _, names in os.walk(os.path.join(step_dir, 'state'))
+           for n in names]
+  return max(paths, key=os.path.getsize)
+
+
+def _truncate(step_dir):
+  path = _largest_file(step_dir)
+  with open(path, 'r+b') as f:
+    f.truncate(os.path.getsize(path) // 2)
+
+
+def _flip_three_bytes(step_dir):
+  path = _largest_file(step_dir)
+  with open(path, 'r+b') as f:
+    data = bytearray(f.read())
+    for offset in (len(data) // 4, len(data) // 2, 3 * len(data) // 4):
+      data[offset] ^= 0xFF
+    f.seek(0)
+    f.write(data)
+
+
+def _delete_data_file(step_dir):
+  os.remove(_largest_file(step_dir))
+
+
+def _delete_metadata(step_dir):
+  os.remove(os.path.join(step_dir, 'state', '_METADATA'))
+
+
+def _delete_manifest(step_dir):
+  os.remove(os.path.join(step_dir, checkpoint.MANIFEST))
+
+
+def _empty(step_dir):
+  shutil.rmtree(step_dir)
+  os.mkdir(step_dir)
+
+
+def _half_written(step_dir):
+  # A save killed before its rename: the step exists only as a partial staging directory.
+  stage = f'{step_dir}{files.TMP_MARK}12345'
+  os.rename(step_dir, stage)
+  os.remove(os.path.join(stage, checkpoint.MANIFEST))
+
+
+_DAMAGE = {'truncated data file': (_truncate, 'hash mismatch'),
+           'flipped bytes': (_flip_three_bytes, 'hash mismatch'),
+           'deleted data file': (_delete_data_file, 'missing files'),
+           'missing _METADATA': (_delete_metadata, 'missing files'),
+           'missing manifest': (_delete_manifest, 'missing files'),
+           'emptied step directory': (_empty, 'missing files'),
+           'half-written step': (_half_written, None)}
+
+
+def _run_to(workdir, num_train_steps):
+  config = single_config()
+  config.num_train_steps = num_train_steps
+  return run_loop.train_and_evaluate(config, workdir)
+
+
+@pytest.mark.parametrize('kind', sorted(_DAMAGE))
+def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(single_reference, tmp_path,
+                                                                    kind):
+  _, reference = single_reference
+  workdir = str(tmp_path / 'run')
+  _run_to(workdir, 8)  # Checkpoints at steps 4 and 8.
+  damage, reason = _DAMAGE[kind]
+  damage(os.path.join(workdir, 'checkpoints', '8'))
+  checkpoints = checkpoint.Checkpoints(workdir)
+  assert checkpoints.damage(8) == reason if reason else checkpoints.steps() == [4]
+  assert checkpoints.intact_steps() == [4]
+  # Evaluation uses the newest intact step; training resumes from it and ends where an
+  # uninterrupted 12-step run ends.
+  assert int(run_state.restore_run(workdir)[2].step) == 4
+  _run_to(workdir, 12)
+  assert run_files.snapshot(workdir) == reference
+
+
+def test_no_intact_checkpoint_is_a_one_line_error(tmp_path):
+  workdir = str(tmp_path / 'run')
+  _run_to(workdir, 8)
+  _flip_three_bytes(os.path.join(workdir, 'checkpoints', '8'))
+  _delete_manifest(os.path.join(workdir, 'checkpoints', '4'))
+  rows = read_metrics(workdir)
+  message = (f'no intact checkpoint in --workdir={workdir}; damaged: 8 (hash mismatch), '
+             '4 (missing files)')
+  with pytest.raises(UserInputError) as error:
+    _run_to(workdir, 12)
+  assert str(error.value) == message
+  with pytest.raises(UserInputError) as error:
+    run_state.restore_run(workdir)
+  assert str(error.value) == message
+  assert read_metrics(workdir) == rows  # Nothing was trained on, or rewritten.
+
+
+def test_checkpoints_replaced_by_a_file(tmp_path):
+  workdir = tmp_path / 'run'
+  workdir.mkdir()
+  (workdir / 'checkpoints').write_text('')
+  with pytest.raises(UserInputError, match='checkpoints is not a directory'):
+    _run_to(str(workdir), 4)
+
+
+def test_a_second_writer_is_refused_and_a_dead_ones_lock_is_not(tmp_path):
+  workdir = str(tmp_path / 'run')
+  os.makedirs(workdir)
+  holder = files.DirectoryLock(workdir)  # Another open file description: another writer.
+  with pytest.raises(UserInputError,
+                     match=f'--workdir={workdir} is in use by pid {os.getpid()} on host '):
+    _run_to(workdir, 4)
+  holder.release()
+  # A lock file left by a killed process holds no lock: the next run takes it.
+  with open(os.path.join(workdir, files.LOCK_FILE), 'w') as f:
+    f.write('pid 999999 on host elsewhere\n')
+  assert _run_to(workdir, 4)['loss'] > 0
+
+
+def test_a_sweep_member_being_trained_elsewhere_is_refused(tmp_path):
+  config = sweep_config()
+  workdir = str(tmp_path / 'sweep')
+  member = sweep.run_dir(workdir, 4.0, 0)
+  os.makedirs(member)
+  holder = files.DirectoryLock(member)
+  with pytest.raises(UserInputError, match=f'--workdir={member} is in use by pid'):
+    sweep.run(config, workdir)
+  holder.release()
+
+
+def test_torn_and_damaged_metrics_lines(single_reference, tmp_path):
+  _, reference = single_reference
+  workdir = str(tmp_path / 'run')
+  _run_to(workdir, 8)
+  path = os.path.join(workdir, 'metrics.jsonl')
+  with open(path) as f:
+    good = f.read()
+  with open(path, 'a') as f:
+    f.write('{"step": 9, "split": "tr')  # An append cut short by a kill or a full disk.
+  assert len(read_metrics(workdir)) == good.count('\n')  # Readable, the torn line dropped.
+  # As if killed before its step-8 checkpoint: the resume from step 4 drops the torn line.
+  shutil.rmtree(os.path.join(workdir, 'checkpoints', '8'))
+  os.remove(os.path.join(workdir, 'complete.json'))
+  _run_to(workdir, 12)
+  assert run_files.snapshot(workdir) == reference
+  lines = good.split('\n')
+  lines[2] = 'garbage'
+  with open(path, 'w') as f:
+    f.write('\n'.join(lines))
+  with pytest.raises(UserInputError, match=f'{path} line 3 is damaged'):
+    read_metrics(workdir)
+  with pytest.raises(UserInputError, match=f'{path} line 3 is damaged'):
+    _run_to(workdir, 16)
+
+
+def test_a_truncated_config_is_a_one_line_error(tmp_path):
+  workdir = str(tmp_path / 'run')
+  _run_to(workdir, 4)
+  path = os.path.join(workdir, 'config.json')
+  with open(path, 'r+') as f:
+    f.truncate(40)
+  with pytest.raises(UserInputError, match=f'{path} \\(the run config\\) is damaged'):
+    run_state.restore_run(workdir)
+
+
+def test_distinct_betas_never_share_a_run_directory():
+  assert sweep.run_dir('w', 1.0, 0) != sweep.run_dir('w', 1.000001, 0)
+  assert sweep.run_dir('w', 16.0, 0).endswith('beta_16_seed_0')
+  for bad in ('1,nan', 'nan'):
+    with pytest.raises(UserInputError, match='--config.betas='):
+      sweep.parse_betas(bad)

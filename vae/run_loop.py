@@ -213,6 +213,7 @@ def _run_group(config, dataset, model, group, score):
       results[member] = MemberResult(failure=why)
     elif run_state.is_complete(member.workdir, num_steps):
       run_state.check_finished_config(member, config)
+      logging.info('%s is complete at step %d: nothing to do', member.workdir, num_steps)
       results[member] = MemberResult(run_state.final_eval_row(member.workdir, num_steps))
     else:
       todo.append(member)
