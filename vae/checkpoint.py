@@ -10,15 +10,18 @@ a truncated, flipped, missing or extra-empty file marks the step damaged (with t
 the caller falls back to an older intact step. The newest `keep` intact steps are kept.
 """
 
+import errno
 import hashlib
 import json
 import os
+import shutil
 
 from absl import logging
 import jax
 import orbax.checkpoint as ocp
 
 from vae import files
+from vae import memory
 from vae.errors import UserInputError
 
 DIRECTORY = 'checkpoints'
@@ -142,8 +145,20 @@ class Checkpoints:
     step = int(state.step)
     os.makedirs(self.directory, exist_ok=True)
     stage = os.path.join(self.directory, f'{step}{files.TMP_MARK}{os.getpid()}')
-    ocp.Checkpointer(ocp.StandardCheckpointHandler()).save(
-        os.path.join(stage, _STATE), args=ocp.args.StandardSave(_saved(state)))
+    # Refused up front: orbax fails on a full disk from its writer threads, in tracebacks.
+    need, free = int(1.1 * memory.tree_bytes(_saved(state))) + 2**16, shutil.disk_usage(
+        self.directory).free
+    if free < need:
+      raise OSError(errno.ENOSPC, f'No space left on device (a checkpoint needs {need:,} bytes, '
+                    f'{free:,} are free)', self.directory)
+    try:
+      ocp.Checkpointer(ocp.StandardCheckpointHandler()).save(
+          os.path.join(stage, _STATE), args=ocp.args.StandardSave(_saved(state)))
+    except Exception as e:  # noqa: BLE001  orbax reports a full disk in its own error types.
+      if os.path.exists(stage):
+        shutil.rmtree(stage)
+      reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+      raise OSError(errno.EIO, f'the checkpoint was not saved ({reason})', stage) from None
     files.write_atomic(os.path.join(stage, _PROGRESS), json.dumps(progress) + '\n')
     manifest = {'step': step, 'files': _listing(stage)}
     files.write_atomic(os.path.join(stage, MANIFEST), json.dumps(manifest, indent=1) + '\n')

@@ -23,11 +23,30 @@ def write_atomic(path, data: str | bytes):
   """Replaces `path` by `data` in one rename (the directory must exist)."""
   directory, name = os.path.split(os.path.abspath(path))
   tmp = os.path.join(directory, f'{name}{TMP_MARK}{os.getpid()}')
-  with open(tmp, 'wb' if isinstance(data, bytes) else 'w') as f:
-    f.write(data)
-    f.flush()
-    os.fsync(f.fileno())
+  try:
+    with open(tmp, 'wb' if isinstance(data, bytes) else 'w') as f:
+      f.write(data)
+      f.flush()
+      os.fsync(f.fileno())
+  except OSError as e:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise named_error(e, path) from None
   os.replace(tmp, path)
+
+
+def named_error(error: OSError, path) -> OSError:
+  """`error` naming `path` (a failed write, e.g. a full disk, names no file by itself)."""
+  return error if error.filename else OSError(error.errno, error.strerror, str(path))
+
+
+def append_line(path, line: str):
+  """Appends one line; a write cut short leaves a torn last line, which readers drop."""
+  try:
+    with open(path, 'a') as f:
+      f.write(line + '\n')
+  except OSError as e:
+    raise named_error(e, path) from None
 
 
 def write_json_atomic(path, value):

@@ -68,7 +68,7 @@ class MetricWriter:
     self._path = os.path.join(workdir, METRICS_FILE)
     rows = _parse(self._path)
     kept = [r for r in rows if r['step'] <= resume_step]
-    if kept != rows or os.path.exists(self._path):
+    if os.path.exists(self._path):
       files.write_atomic(self._path, ''.join(json.dumps(r) + '\n' for r in kept))
     events = os.path.join(workdir, TENSORBOARD_DIR)
     if os.path.exists(events):
@@ -81,8 +81,7 @@ class MetricWriter:
   def write(self, step: int, split: str, scalars: dict):
     row = {'step': int(step), 'split': split}
     row.update({name: _to_json_float(value) for name, value in scalars.items()})
-    with open(self._path, 'a') as f:
-      f.write(json.dumps(row) + '\n')
+    files.append_line(self._path, json.dumps(row))
     _add_scalars(self._tensorboard, row)
     self._tensorboard.flush()
 

@@ -1,0 +1,167 @@
+"""Faults from outside the process: SIGTERM/SIGINT, SIGKILL at random times, a second process
+holding the workdir, a full disk. Each entry point runs as a subprocess, as a user runs it."""
+
+import errno
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from experiments.configs import test as test_config
+from tests import run_files
+from vae import run_loop
+from vae.metric_writer import read_metrics
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_STEPS = 60
+_OVERRIDES = ('--config.model=mlp', '--config.hidden=16', f'--config.num_train_steps={_STEPS}',
+              '--config.log_every_steps=2', '--config.eval_every_steps=10',
+              '--config.checkpoint_every_steps=8')
+
+
+def _config(num_train_steps=_STEPS):
+  config = test_config.get_config()
+  config.model, config.hidden, config.num_train_steps = 'mlp', 16, num_train_steps
+  config.log_every_steps, config.eval_every_steps, config.checkpoint_every_steps = 2, 10, 8
+  return config
+
+
+def _command(workdir):
+  return ['-m', 'experiments.train', '--config=experiments/configs/test.py',
+          f'--workdir={workdir}', *_OVERRIDES]
+
+
+def _run(*args):
+  return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                        timeout=300)
+
+
+@pytest.fixture(scope='module')
+def reference(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('reference'))
+  run_loop.train_and_evaluate(_config(), workdir)
+  return run_files.snapshot(workdir)
+
+
+@pytest.mark.parametrize('name,code', [('SIGTERM', 143), ('SIGINT', 130)])
+def test_a_stop_signal_saves_and_the_rerun_resumes_exactly(reference, tmp_path, name, code):
+  workdir = tmp_path / 'run'
+  # The signal arrives during the 7th chunk (steps 13-14): the run finishes it, checkpoints
+  # step 14 (not a checkpoint step) and exits with the shell's code for the signal.
+  stopped = _run('-m', 'tests.signal_driver', name, '7', *_command(workdir)[1:])
+  assert stopped.returncode == code, stopped.stderr
+  assert 'Traceback' not in stopped.stderr
+  assert stopped.stderr.strip().splitlines()[-1] == (
+      f'{name}: stopped at step 14 with 1 model(s) checkpointed; re-run the same command to '
+      'resume')
+  assert os.path.isdir(workdir / 'checkpoints' / '14')
+  assert max(r['step'] for r in read_metrics(workdir)) == 14
+  again = _run(*_command(workdir))
+  assert again.returncode == 0, again.stderr
+  assert 'resuming 1 model(s) from the checkpoint at step 14' in again.stderr
+  assert run_files.snapshot(workdir) == reference
+
+
+def test_a_second_ctrl_c_exits_at_once_and_loses_nothing(reference, tmp_path):
+  workdir = tmp_path / 'run'
+  stopped = _run('-m', 'tests.signal_driver', 'SIGINT', '7,7', *_command(workdir)[1:])
+  assert stopped.returncode == 130, stopped.stderr
+  assert 'SIGINT again: exiting now, without saving' in stopped.stderr
+  assert 'Traceback' not in stopped.stderr
+  assert not os.path.exists(workdir / 'checkpoints' / '14')  # It did not wait to save.
+  assert _run(*_command(workdir)).returncode == 0
+  assert run_files.snapshot(workdir) == reference
+
+
+@pytest.mark.parametrize('trial', range(2))
+def test_sigkill_at_a_random_time_then_rerun(reference, tmp_path, trial):
+  workdir = tmp_path / 'run'
+  process = subprocess.Popen([sys.executable, *_command(workdir)], cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  while not os.path.exists(workdir / 'metrics.jsonl') and process.poll() is None:
+    time.sleep(0.01)
+  time.sleep(random.Random(trial).uniform(0.0, 1.0))
+  process.send_signal(signal.SIGKILL)
+  process.wait()
+  again = _run(*_command(workdir))
+  assert again.returncode == 0, again.stderr
+  assert run_files.snapshot(workdir) == reference
+
+
+def test_a_second_process_gets_the_holders_pid_and_host(tmp_path):
+  workdir = tmp_path / 'run'
+  workdir.mkdir()
+  holder = subprocess.Popen(
+      [sys.executable, '-c', 'import sys, time; from vae import files; '
+       f'lock = files.DirectoryLock({str(workdir)!r}); print("locked", flush=True); time.sleep(120)'],
+      cwd=ROOT, stdout=subprocess.PIPE, text=True)
+  try:
+    assert holder.stdout.readline().strip() == 'locked'
+    refused = _run(*_command(workdir))
+    assert refused.returncode == 1
+    line = refused.stderr.strip().splitlines()[-1]
+    assert line.startswith(f'error: --workdir={workdir} is in use by pid {holder.pid} on host ')
+    assert 'Traceback' not in refused.stderr
+    assert not (workdir / 'metrics.jsonl').exists()
+  finally:
+    holder.kill()  # SIGKILL: the kernel drops its lock; the stale file must not block.
+    holder.wait()
+  assert _run(*_command(workdir)).returncode == 0
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+  mount_point = tmp_path / 'disk'
+  mount_point.mkdir()
+  mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=32m', 'tmpfs', str(mount_point)],
+                           capture_output=True)
+  if mounted.returncode != 0:
+    pytest.skip('mounting a tmpfs needs root')
+  yield mount_point
+  subprocess.run(['umount', str(mount_point)], check=True)
+
+
+def _fill(directory, leave):
+  """Writes a file until the disk is full, then frees `leave` bytes; returns its path."""
+  path = os.path.join(directory, 'filler')
+  with open(path, 'wb', buffering=0) as f:
+    try:
+      while True:
+        f.write(b'\0' * 4096)
+    except OSError as e:
+      assert e.errno == errno.ENOSPC
+    f.truncate(max(0, f.tell() - leave))
+  return path
+
+
+# With no byte free the resume's rewrite of metrics.jsonl fails; with 200 kB free training runs
+# until a checkpoint (1.6 MB) no longer fits.
+@pytest.mark.parametrize('free_bytes', [0, 200_000])
+def test_a_full_disk_loses_no_row_and_the_rerun_resumes_exactly(reference, tmp_path,
+                                                                small_disk, free_bytes):
+  workdir = small_disk / 'run'
+  run_loop.train_and_evaluate(_config(16), str(tmp_path / 'short'))
+  shutil.copytree(tmp_path / 'short', workdir)
+  os.remove(workdir / 'complete.json')  # Killed after its last checkpoint, before finishing...
+  shutil.rmtree(workdir / 'checkpoints' / '16')  # ...and before that checkpoint landed.
+  rows = read_metrics(workdir)
+  filler = _fill(small_disk, free_bytes)
+  full = _run(*_command(workdir))
+  assert full.returncode == 1
+  assert full.stderr.strip().splitlines()[-1].startswith(f'error: cannot write {workdir}/')
+  assert 'Traceback' not in full.stderr
+  if not free_bytes:
+    assert full.stderr.strip().endswith(': No space left on device')
+    assert read_metrics(workdir) == rows  # The rewrite did not happen: nothing was lost.
+  else:  # Every row up to the last checkpoint (step 8) survived; the rest is redone from it.
+    kept = [r for r in rows if r['step'] <= 8]
+    assert read_metrics(workdir)[:len(kept)] == kept
+  os.remove(filler)
+  again = _run(*_command(workdir))
+  assert again.returncode == 0, again.stderr
+  assert run_files.snapshot(workdir) == reference
