@@ -185,7 +185,7 @@ def test_run_installs_the_stop_request_handlers(restored_signals):
   assert all(h not in (signal.SIG_DFL, signal.default_int_handler) for h in handlers)
 
 
-def test_test_config_runs_and_resumes(tmp_path):
+def test_test_config_runs_and_a_finished_run_is_left_alone(tmp_path):
   workdir = tmp_path / 'run'
   args = (TEST_CONFIG, f'--workdir={workdir}')
   first = _run(*args)
@@ -194,6 +194,4 @@ def test_test_config_runs_and_resumes(tmp_path):
   second = _run(*args)  # Finished: nothing is trained again.
   assert second.returncode == 0, second.stderr
   assert f'{workdir} is complete at step 4: nothing to do' in second.stderr
-  third = _run(*args, '--config.num_train_steps=6')  # A longer budget resumes.
-  assert third.returncode == 0, third.stderr
-  assert 'resuming 1 model(s) from the checkpoint at step 4' in third.stderr
+

@@ -21,6 +21,7 @@ from vae import checkpoint
 from vae import files
 from vae import run_loop
 from vae import run_state
+from vae import settings
 from vae import sweep
 from vae.errors import UserInputError
 from vae.metric_writer import read_metrics
@@ -39,7 +40,7 @@ def single_config():
 def sweep_config():
   config = sweep_test.get_config()
   config.model, config.hidden = 'mlp', 16
-  config.betas, config.models_per_step = '1,4,8', 2  # Groups of 2 and 1.
+  config.betas, config.models_per_step = '1,8', 2
   config.num_train_steps, config.log_every_steps = 6, 2
   config.eval_every_steps, config.checkpoint_every_steps = 3, 2
   config.disentanglement = default.disentanglement_config(  # The smallest sizes the suite takes.
@@ -101,7 +102,8 @@ def test_single_run_killed_at_random_moments_resumes_exactly(single_reference, t
   assert run_files.snapshot(workdir) == reference, kills
 
 
-@pytest.mark.parametrize('trial', range(4))
+@pytest.mark.parametrize('trial', [0] + [pytest.param(t, marks=pytest.mark.slow)
+                                         for t in range(1, 6)])
 def test_sweep_killed_at_random_moments_resumes_exactly(sweep_reference, tmp_path, monkeypatch,
                                                         trial):
   events, reference = sweep_reference
@@ -111,6 +113,7 @@ def test_sweep_killed_at_random_moments_resumes_exactly(sweep_reference, tmp_pat
   assert run_files.snapshot(workdir) == reference, kills
 
 
+@pytest.mark.slow
 def test_every_event_of_a_single_run_is_survived(single_reference, tmp_path, monkeypatch):
   # Exhaustive over one run's events: a kill at each one, then a re-run, never loses data.
   events, reference = single_reference
@@ -123,8 +126,8 @@ def test_every_event_of_a_single_run_is_survived(single_reference, tmp_path, mon
 
 
 def test_a_regrouped_resume_gives_the_same_bits(sweep_reference, tmp_path):
-  # Member beta_4 finished; its group mate beta_1 lost every checkpoint but the first: beta_1
-  # retrains beside a placeholder in beta_4's slot, so the vmapped width, and its bits, match.
+  # Member beta_8 finished; its group mate beta_1 lost every checkpoint: beta_1 retrains beside
+  # a placeholder in beta_8's slot, so the vmapped width, and its bits, match.
   _, reference = sweep_reference
   workdir = str(tmp_path / 'sweep')
   sweep.run(sweep_config(), workdir)
@@ -257,7 +260,7 @@ def test_a_second_writer_is_refused_and_a_dead_ones_lock_is_not(tmp_path):
 def test_a_sweep_member_being_trained_elsewhere_is_refused(tmp_path):
   config = sweep_config()
   workdir = str(tmp_path / 'sweep')
-  member = sweep.run_dir(workdir, 4.0, 0)
+  member = sweep.run_dir(workdir, 8.0, 0)
   os.makedirs(member)
   holder = files.DirectoryLock(member)
   with pytest.raises(UserInputError, match=f'--workdir={member} is in use by pid'):
@@ -305,4 +308,4 @@ def test_distinct_betas_never_share_a_run_directory():
   assert sweep.run_dir('w', 16.0, 0).endswith('beta_16_seed_0')
   for bad in ('1,nan', 'nan'):
     with pytest.raises(UserInputError, match='--config.betas='):
-      sweep.parse_betas(bad)
+      settings.parse_betas(bad)

@@ -48,7 +48,8 @@ def reference(tmp_path_factory):
   return run_files.snapshot(workdir)
 
 
-@pytest.mark.parametrize('name,code', [('SIGTERM', 143), ('SIGINT', 130)])
+@pytest.mark.parametrize('name,code', [('SIGTERM', 143),
+                                       pytest.param('SIGINT', 130, marks=pytest.mark.slow)])
 def test_a_stop_signal_saves_and_the_rerun_resumes_exactly(reference, tmp_path, name, code):
   workdir = tmp_path / 'run'
   # The signal arrives during the 7th chunk (steps 13-14): the run finishes it, checkpoints
@@ -67,6 +68,7 @@ def test_a_stop_signal_saves_and_the_rerun_resumes_exactly(reference, tmp_path, 
   assert run_files.snapshot(workdir) == reference
 
 
+@pytest.mark.slow
 def test_a_second_ctrl_c_exits_at_once_and_loses_nothing(reference, tmp_path):
   workdir = tmp_path / 'run'
   stopped = _run('-m', 'tests.signal_driver', 'SIGINT', '7,7', *_command(workdir)[1:])
@@ -78,7 +80,7 @@ def test_a_second_ctrl_c_exits_at_once_and_loses_nothing(reference, tmp_path):
   assert run_files.snapshot(workdir) == reference
 
 
-@pytest.mark.parametrize('trial', range(2))
+@pytest.mark.parametrize('trial', [0, pytest.param(1, marks=pytest.mark.slow)])
 def test_sigkill_at_a_random_time_then_rerun(reference, tmp_path, trial):
   workdir = tmp_path / 'run'
   process = subprocess.Popen([sys.executable, *_command(workdir)], cwd=ROOT,
@@ -141,7 +143,7 @@ def _fill(directory, leave):
 
 # With no byte free the resume's rewrite of metrics.jsonl fails; with 200 kB free training runs
 # until a checkpoint (1.6 MB) no longer fits.
-@pytest.mark.parametrize('free_bytes', [0, 200_000])
+@pytest.mark.parametrize('free_bytes', [pytest.param(0, marks=pytest.mark.slow), 200_000])
 def test_a_full_disk_loses_no_row_and_the_rerun_resumes_exactly(reference, tmp_path,
                                                                 small_disk, free_bytes):
   workdir = small_disk / 'run'

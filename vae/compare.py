@@ -13,6 +13,7 @@ The VAE's code is its posterior mean. Test inputs are fresh draws from a key no 
 
 import csv
 import functools
+import io
 import os
 
 import jax
@@ -20,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vae import data
+from vae import files
 from vae import models
 from vae import objectives
 from vae import plotting
@@ -113,10 +115,11 @@ def _figure_rows(state, x, x_corrupted, sample_key):
 
 
 def _write_csv(path, rows):
-  with open(path, 'w', newline='') as f:
-    writer = csv.DictWriter(f, COLUMNS, extrasaction='ignore')
-    writer.writeheader()
-    writer.writerows(rows)
+  text = io.StringIO()
+  writer = csv.DictWriter(text, COLUMNS, extrasaction='ignore')
+  writer.writeheader()
+  writer.writerows(rows)
+  files.write_atomic(path, text.getvalue())
 
 
 def _markdown(config, rows, baseline):
@@ -165,8 +168,7 @@ def compare_autoencoders(config, workdir):
                ('recon', 'recon(corr.)', 'samples')[:len(figure_rows)]]
   baseline = identity_baseline(state.model.likelihood, x, x_corrupted)
   _write_csv(os.path.join(workdir, 'autoencoders.csv'), rows)
-  with open(os.path.join(workdir, 'autoencoders.md'), 'w') as f:
-    f.write(_markdown(config, rows, baseline))
+  files.write_atomic(os.path.join(workdir, 'autoencoders.md'), _markdown(config, rows, baseline))
   plotting.save_image_grid(os.path.join(workdir, 'figures', 'autoencoders.png'),
                            np.stack([np.asarray(r) for r in images]),
                            'reconstructions of the same clean and corrupted test images',

@@ -96,16 +96,18 @@ def _check_seeds(config):
         f'last seed, seed + num_seeds - 1, <= {MAX_SEED}')
 
 
-def _check_betas(betas):
-  """A sweep's `betas`: '1,2,4' or a sequence of numbers, each >= 0 (+inf allowed)."""
+def parse_betas(betas) -> tuple[float, ...]:
+  """A sweep's `betas` ('1,2,4' or a sequence of numbers, each >= 0; +inf allowed, not NaN) as
+  sorted unique floats."""
   items = betas.split(',') if isinstance(betas, str) else list(betas)
   try:
     values = [float(b) for b in items]
   except (TypeError, ValueError):
     raise UserInputError(
         f"--config.betas={betas!r} must be comma-separated numbers, e.g. '1,2,4,8,16'") from None
-  if not values or not all(v >= 0 for v in values):
+  if not values or not all(v >= 0 for v in values):  # `not v >= 0` also refuses NaN.
     raise UserInputError(f'--config.betas={betas!r} must list one or more β >= 0')
+  return tuple(sorted(set(values)))
 
 
 def _check_disentanglement(sizes):
@@ -137,7 +139,7 @@ def check_config(config):
   if 'dataset' in config:
     _check_one_of('dataset', config.dataset, DATASET_NAMES)
   if 'betas' in config:
-    _check_betas(config.betas)
+    parse_betas(config.betas)
   if 'disentanglement' in config:
     _check_disentanglement(config.disentanglement)
   objectives.from_config(config)  # Raises for an unknown method or a setting out of range.

@@ -16,21 +16,7 @@ from vae import report
 from vae import run_loop
 from vae import run_state
 from vae import settings
-from vae.errors import UserInputError
 from vae.evaluation import suite
-
-
-def parse_betas(betas) -> tuple[float, ...]:
-  """'1,2,4' (the command-line form) or a sequence of numbers, as sorted unique floats."""
-  items = betas.split(',') if isinstance(betas, str) else list(betas)
-  try:
-    values = [float(b) for b in items]
-  except (TypeError, ValueError):
-    raise UserInputError(
-        f"--config.betas={betas!r} must be comma-separated numbers, e.g. '1,2,4,8,16'") from None
-  if not values or not all(v >= 0 for v in values):  # `not v >= 0` also refuses NaN.
-    raise UserInputError(f'--config.betas={betas!r} must list one or more β >= 0')
-  return tuple(sorted(set(values)))
 
 
 def _beta_name(beta):
@@ -44,27 +30,14 @@ def run_dir(workdir, beta, seed_offset):
 
 def members(config, workdir) -> list[run_state.Member]:
   """One member per (β, seed), β-major."""
-  if config.num_seeds <= 0:
-    raise UserInputError(f'--config.num_seeds={config.num_seeds} must be a positive integer')
   return [run_state.Member(beta, config.seed + s, run_dir(workdir, beta, s))
-          for beta in parse_betas(config.betas) for s in range(config.num_seeds)]
+          for beta in settings.parse_betas(config.betas) for s in range(config.num_seeds)]
 
 
 def _score(sizes):
   def score(run, state):
     suite.write_scores(run.member.workdir, run.config, run.dataset, state, sizes)
   return score
-
-
-def check(config, workdir):
-  """Every sweep setting, before anything is written; returns the members."""
-  if config.models_per_step <= 0:
-    raise UserInputError(
-        f'--config.models_per_step={config.models_per_step} must be a positive integer')
-  sweep = members(config, workdir)
-  for member in sweep:
-    settings.check_config(run_state.member_config(config, member))
-  return sweep
 
 
 def train_sweep(config, workdir) -> list[run_state.Member]:
@@ -74,7 +47,8 @@ def train_sweep(config, workdir) -> list[run_state.Member]:
   A member whose loss goes non-finite is recorded in its `failed.txt` and left out; the others
   finish. Re-running skips finished and failed members and resumes the rest exactly.
   """
-  sweep = check(config, workdir)
+  settings.check_config(config)  # Covers every member: its β is in betas, its seed in range.
+  sweep = members(config, workdir)
   todo = [m for m in sweep if not run_state.is_complete(m.workdir, config.num_train_steps)]
   logging.info('sweep of %d models: %d to train or finish', len(sweep), len(todo))
   results = run_loop.train_members(config, sweep, group_size=config.models_per_step,
@@ -90,7 +64,7 @@ def run(config, workdir):
 
   The sweep's directory is locked for the whole run: one sweep process per workdir.
   """
-  check(config, workdir)
+  settings.check_config(config)  # Before the directory is made.
   files.prepare_directory(workdir)
   lock = files.DirectoryLock(workdir)
   try:
