@@ -179,11 +179,11 @@ def _train(config, dataset, runs, width):
     history.append(metrics)
     if step % config.log_every_steps == 0 or step == config.num_train_steps:
       seconds = (time.perf_counter() - since) / (step - since_step)
-      history = _concat(history)
+      window = _concat(history)
       for i in alive:
         runs[i].writer.write(step, 'train',
-                             {**_mean_over_steps(history, i), 'steps_per_s': 1 / seconds})
-      _log_progress(step, config, alive, history, seconds)
+                             {**_mean_over_steps(window, i), 'steps_per_s': 1 / seconds})
+      _log_progress(step, config, alive, window, seconds)
       history, since, since_step = [], time.perf_counter(), step
     due_eval = step % config.eval_every_steps == 0 or step == config.num_train_steps
     due_checkpoint = step % config.checkpoint_every_steps == 0 or step == config.num_train_steps
