@@ -68,16 +68,19 @@ def log_density_matrix(z, mean, logvar):
 def log_importance_weights(batch_size, dataset_size, estimator):
   """log w_ij, the weight of q(z_i | x_j) in the batch estimate of q(z_i): [B, B], constant.
 
-  `mws` (Chen et al. §4.1, App. C.1): every w_ij = 1/(N·M), M = B. Its expectation is a lower
-  bound on q(z): log q(z) comes out between log M (separate posteriors) and log N (overlapping
-  ones) too low, so even with the constants kept the logged terms carry offsets of that size per
-  latent (TC ≈ (D − 1)·log N on a factorized code whose posteriors overlap).
-  `mss` (App. C.2): z_i's own posterior gets 1/N; of the M = B − 1 others, x_{i+1 mod B} gets
-  (N − M)/(N·M) and the rest 1/M. Each row sums to 1 and is unbiased for q(z_i) over random
-  batches; the reference code (rtqichen/beta-tcvae) fills a column, not the diagonal, with 1/N
-  (a stride of B, not B + 1), so this follows the paper's formula instead.
+  `mws` (Chen et al.'s minibatch-weighted sampling): every w_ij = 1/(N·M), M = B, so log q(z_i)
+  is the log of the batch's mixture (1/M) Σ_j q(z_i | x_j) minus log N: a lower bound in
+  expectation, too low by log M (separate posteriors) to log N (overlapping ones). Even with the
+  constants kept the logged terms carry such offsets per latent (TC = the batch mixture's TC +
+  (D − 1)·log N exactly, so ≈ (D − 1)·log N on a factorized code with overlapping posteriors).
+  `mss` (minibatch-stratified sampling): z_i's own posterior gets 1/N; of the M = B − 1 others,
+  x_{i+1 mod B} gets (N − M)/(N·M) and the rest 1/M. Each row sums to 1 and is unbiased for
+  q(z_i) over random batches; the reference code (rtqichen/beta-tcvae) fills a column, not the
+  diagonal, with 1/N (a stride of B, not B + 1), so this follows the paper's formula instead.
   """
-  _check_estimator(estimator)
+  if estimator not in TC_ESTIMATORS:
+    raise UserInputError(
+        f"unknown TC estimator '{estimator}'; allowed: {', '.join(TC_ESTIMATORS)}")
   n = dataset_size
   if estimator == 'mws':
     return jnp.full((batch_size, batch_size), -(math.log(n) + math.log(batch_size)), jnp.float32)
@@ -89,12 +92,6 @@ def log_importance_weights(batch_size, dataset_size, estimator):
   partner = np.roll(own, 1, axis=1)  # Row i's stratum of one: x_{i+1 mod B}.
   weights = np.where(own, 1 / n, np.where(partner, (n - m) / (n * m), 1 / m))
   return jnp.asarray(np.log(weights), jnp.float32)
-
-
-def _check_estimator(estimator):
-  if estimator not in TC_ESTIMATORS:
-    raise UserInputError(
-        f"unknown TC estimator '{estimator}'; allowed: {', '.join(TC_ESTIMATORS)}")
 
 
 def log_aggregate_estimates(z, mean, logvar, dataset_size, estimator):
@@ -114,8 +111,9 @@ def tc_decomposition(z, mean, logvar, dataset_size, estimator):
   """Index-code MI, total correlation and dimension-wise KL of the batch, in nats.
 
   MI = E[log q(z|x) − log q(z)], TC = E[log q(z) − Σ_d log q(z_d)], dim_KL = E[Σ_d log q(z_d) −
-  log p(z)], each a mean over the batch's samples z_i ~ q(z|x_i). The log(N·M) constants are kept,
-  so the terms are in nats and sum to the one-sample KL estimate E[log q(z|x) − log p(z)].
+  log p(z)], each a mean over the batch's samples z_i ~ q(z|x_i). The weights' constants (log N·M
+  for `mws`) are kept, so the terms are in nats; they sum to the one-sample KL estimate
+  E[log q(z|x) − log p(z)] whatever the estimator.
   """
   log_qz, log_qz_product = log_aggregate_estimates(z, mean, logvar, dataset_size, estimator)
   log_qz_x = distributions.gaussian_log_prob(z, mean, logvar).sum(axis=-1)
@@ -125,7 +123,7 @@ def tc_decomposition(z, mean, logvar, dataset_size, estimator):
 
 
 def beta_tcvae_loss(x, outputs, beta, likelihood: Likelihood, dataset_size, estimator):
-  """recon + MI + β·TC + dim_KL (Chen et al. 2018, eq. 4 with α = γ = 1); aux `mi`, `tc`, `dim_kl`.
+  """recon + MI + β·TC + dim_KL (Chen et al.'s objective, α = γ = 1); aux `mi`, `tc`, `dim_kl`.
 
   `dataset_size` is N, the number of examples the batch is drawn from (a Python int);
   `estimator` ('mws' or 'mss', static) picks the batch estimator of q(z). MI + TC + dim_KL is
@@ -203,11 +201,13 @@ def discriminator_loss(logits_real, logits_permuted):
 
 
 def dip_covariance(mean, logvar, dip_type):
-  """Type i: Cov_batch[μ(x)]; type ii: that + E_batch[diag σ²(x)] (= Cov_batch[z]); [D, D].
+  """Type i: Cov_batch[μ(x)]; type ii: that + E_batch[diag σ²(x)] = Cov_q(z)[z]; [D, D].
 
   The biased (1/B) batch covariance, as disentanglement_lib's E[μμᵀ] − E[μ]E[μ]ᵀ; centring first
   avoids that form's cancellation when the means share a large offset.
   """
+  if dip_type not in DIP_TYPES:
+    raise UserInputError(f"unknown DIP-VAE type '{dip_type}'; allowed: {', '.join(DIP_TYPES)}")
   centred = mean - mean.mean(axis=0)
   covariance = centred.T @ centred / mean.shape[0]
   if dip_type == 'ii':
@@ -223,11 +223,9 @@ def dip_vae_loss(x, outputs, lambda_od, likelihood: Likelihood, dip_type='i',
   reference study's (10 for i, 1 for ii). `dip_off_diagonal` and `dip_diagonal` are the unweighted
   sums, `dip_penalty` the weighted total. The off-diagonal sum counts both (i, j) and (j, i).
   """
-  if dip_type not in DIP_TYPES:
-    raise UserInputError(f"unknown DIP-VAE type '{dip_type}'; allowed: {', '.join(DIP_TYPES)}")
+  covariance = dip_covariance(outputs['mean'], outputs['logvar'], dip_type)
   factor = DIP_DIAGONAL_FACTORS[dip_type] if lambda_d_factor is None else lambda_d_factor
   recon, kl_per_dim = _base_terms(x, outputs, likelihood)
-  covariance = dip_covariance(outputs['mean'], outputs['logvar'], dip_type)
   diagonal = jnp.diagonal(covariance)
   off_diagonal = jnp.square(covariance).sum() - jnp.square(diagonal).sum()
   on_diagonal = jnp.square(diagonal - 1).sum()
