@@ -83,7 +83,12 @@ def snapshot(workdir):
                                          if path.endswith('.json') else f.read())
     for path in sorted(glob.glob(os.path.join(run_dir, run_state.FIGURES_DIR, '*.png'))):
       entry[os.path.relpath(path, run_dir)] = _digest(path)
+    # No stray temporaries, no extra or missing checkpoint steps.
+    entry['listing'] = {d: sorted(os.listdir(os.path.join(run_dir, d))) for d in
+                        ('.', run_state.FIGURES_DIR, checkpoint.DIRECTORY)}
     result[name] = entry
+  result['listing'] = {d: sorted(os.listdir(os.path.join(workdir, d))) for d in ('.', 'figures')
+                       if os.path.isdir(os.path.join(workdir, d))}
   for path in sorted(glob.glob(os.path.join(workdir, 'summary.*')) +
                      glob.glob(os.path.join(workdir, 'figures', '*.png'))):
     result[os.path.relpath(path, workdir)] = _digest(path)

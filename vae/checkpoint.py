@@ -166,7 +166,7 @@ class Checkpoints:
       files.remove_tree(self._path(step))
     os.rename(stage, self._path(step))
     self._damage[step] = None
-    self._prune()
+    self.prune()
 
   def discard_after(self, step):
     """Deletes every step newer than `step` (a resumed run rewrites them)."""
@@ -175,7 +175,8 @@ class Checkpoints:
         files.remove_tree(self._path(s))
         self._damage.pop(s, None)
 
-  def _prune(self):
+  def prune(self):
+    """Deletes every step older than the newest `keep` intact ones (there must be one)."""
     kept = self.intact_steps()[:self._keep]
     for s in self.steps():
       if s < kept[-1]:

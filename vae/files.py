@@ -70,12 +70,14 @@ def remove_tree(path):
   shutil.rmtree(doomed)
 
 
-def remove_temporaries(directory):
-  """Deletes what killed writers left behind in `directory` (names carrying `TMP_MARK`)."""
-  for name in os.listdir(directory):
-    if TMP_MARK in name:
-      path = os.path.join(directory, name)
-      shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+def remove_temporaries(*directories):
+  """Deletes what killed writers left in `directories` (names carrying `TMP_MARK`); call it
+  holding the directory's lock."""
+  for directory in filter(os.path.isdir, directories):
+    for name in os.listdir(directory):
+      if TMP_MARK in name:
+        path = os.path.join(directory, name)
+        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
 
 
 def prepare_directory(path, flag='--workdir'):

@@ -118,10 +118,8 @@ class RunDir:
     self.config = member_config(config, member)
     self.dataset = dataset
     self.checkpoints = checkpoint.Checkpoints(member.workdir)
-    for directory in (member.workdir, os.path.join(member.workdir, FIGURES_DIR),
-                      self.checkpoints.directory):
-      if os.path.isdir(directory):
-        files.remove_temporaries(directory)
+    files.remove_temporaries(member.workdir, os.path.join(member.workdir, FIGURES_DIR),
+                             self.checkpoints.directory)
     self.checkpoints.require_intact()
     keys = train.named_keys(member.seed)
     self.keys = keys
@@ -152,6 +150,7 @@ class RunDir:
   def finish(self, state, score=None):
     """Figures, then `score(self, state)` (if any), then the completion marker, last."""
     step = int(state.step)
+    self.checkpoints.prune()  # A kill may have cut the pruning after the final save short.
     eval_metrics = final_eval_row(self.member.workdir, step)
     if eval_metrics is None:  # The row was lost with a damaged file: rebuild it from the state.
       if self.writer is None:

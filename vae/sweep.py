@@ -68,6 +68,7 @@ def run(config, workdir):
   files.prepare_directory(workdir)
   lock = files.DirectoryLock(workdir)
   try:
+    files.remove_temporaries(workdir, os.path.join(workdir, 'figures'))
     train_sweep(config, workdir)
     return report.write_report(workdir)
   finally:
