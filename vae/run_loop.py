@@ -103,7 +103,8 @@ def check_memory(config, dataset, model, width):
   hint = (f'--config.batch_size={config.batch_size}, --config.latents={config.latents}, '
           f'--config.num_eval_examples={config.num_eval_examples}' +
           (', --config.models_per_step' if 'models_per_step' in config else ''))
-  # Parameters, gradients and Adam's two moments, at the least: refuse before compiling.
+  # The state (parameters, Adam's two moments) and as much again for the gradients and the
+  # updated state, at the least: refused before compiling, which for such shapes takes long.
   memory.check_fits(2 * memory.tree_bytes(states) + eval_bytes, what, hint)
   program = _program(states, keys, dataset, config.batch_size,
                      _next_boundary(0, config))
@@ -246,7 +247,7 @@ def train_members(config, members, group_size=None, score=None) -> list[MemberRe
   """Trains each member (β, seed, workdir) of `config` to the end and finishes it.
 
   Members train `group_size` at a time (default: all at once). Finishing writes the figures,
-  calls `score(run_dir, final_state)` when given, and marks the model complete. Re-running skips
+  calls `score(run, final_state)` (`run` a `run_state.RunDir`) when given, and marks the model complete. Re-running skips
   complete members and resumes the rest exactly. Returns one MemberResult per member.
   """
   settings.check_config(config)

@@ -108,7 +108,7 @@ def check_finished_config(member: Member, config):
 class RunDir:
   """A model's run directory opened for writing: locked, swept of temporaries, checkpoints read.
 
-  Holds the model's keys, its fixed eval set and (once `resume` ran) its metric writer.
+  Holds the model's keys, its fixed eval set and (once `start` ran) its metric writer.
   """
 
   def __init__(self, member: Member, config, dataset, model):
@@ -121,11 +121,11 @@ class RunDir:
     files.remove_temporaries(member.workdir, os.path.join(member.workdir, FIGURES_DIR),
                              self.checkpoints.directory)
     self.checkpoints.require_intact()
-    keys = train.named_keys(member.seed)
-    self.keys = keys
-    self.initial_state = train.create_train_state(keys['init'], self.config, model,
+    self.keys = train.named_keys(member.seed)
+    self.initial_state = train.create_train_state(self.keys['init'], self.config, model,
                                                   dataset.observation_shape)
-    self.eval_images = jnp.asarray(dataset.sample(keys['eval_data'], config.num_eval_examples))
+    self.eval_images = jnp.asarray(dataset.sample(self.keys['eval_data'],
+                                                  config.num_eval_examples))
     self.writer = None
 
   def start(self, step):
