@@ -144,7 +144,7 @@ class Checkpoints:
     """Writes step `state.step` whole (replacing one of that step), then prunes old steps."""
     step = int(state.step)
     os.makedirs(self.directory, exist_ok=True)
-    stage = os.path.join(self.directory, f'{step}{files.TMP_MARK}{os.getpid()}')
+    stage = files.temporary(self._path(step))
     # Refused up front: orbax fails on a full disk from its writer threads, in tracebacks.
     need, free = int(1.1 * memory.tree_bytes(_saved(state))) + 2**16, shutil.disk_usage(
         self.directory).free

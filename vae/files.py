@@ -19,10 +19,14 @@ TMP_MARK = '.tmp-'
 LOCK_FILE = '.lock'
 
 
+def temporary(path, label=''):
+  """This process's temporary sibling of `path` (swept by `remove_temporaries`)."""
+  return f'{path}{TMP_MARK}{label}{os.getpid()}'
+
+
 def write_atomic(path, data: str | bytes):
   """Replaces `path` by `data` in one rename (the directory must exist)."""
-  directory, name = os.path.split(os.path.abspath(path))
-  tmp = os.path.join(directory, f'{name}{TMP_MARK}{os.getpid()}')
+  tmp = temporary(os.path.abspath(path))
   try:
     with open(tmp, 'wb' if isinstance(data, bytes) else 'w') as f:
       f.write(data)
@@ -65,7 +69,7 @@ def read_json(path, what):
 
 def remove_tree(path):
   """Deletes a directory so that a kill midway never leaves a half-deleted one in place."""
-  doomed = f'{path}{TMP_MARK}deleted-{os.getpid()}'
+  doomed = temporary(path, 'deleted-')
   os.rename(path, doomed)
   shutil.rmtree(doomed)
 
@@ -84,7 +88,7 @@ def prepare_directory(path, flag='--workdir'):
   """Creates `path` if needed; a path that is a file or cannot be written is a one-line error."""
   try:
     os.makedirs(path, exist_ok=True)
-    probe = os.path.join(path, f'{TMP_MARK}probe-{os.getpid()}')
+    probe = temporary(os.path.join(path, ''), 'probe-')
     with open(probe, 'w'):
       pass
     os.remove(probe)

@@ -127,7 +127,7 @@ def save_side_by_side(path, images):
 def _save(fig, path):
   """Writes the PNG whole or not at all (a temporary sibling renamed over `path`)."""
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  tmp = f'{path}{files.TMP_MARK}{os.getpid()}'
+  tmp = files.temporary(path)
   fig.savefig(tmp, dpi=80, format='png')
   plt.close(fig)
   os.replace(tmp, path)
