@@ -202,7 +202,7 @@ def sweep_case(peak):
   """K conv models vmapped through `train.train_steps` (as the sweep runs them) vs one by one."""
   config = default_config.get_config()
   shape, num_models, num_steps = dsprites.IMAGE_SHAPE, _SWEEP_MODELS.value, _SWEEP_STEPS.value
-  states = [train.set_beta(_state(config, shape, seed), 2.0**seed) for seed in range(num_models)]
+  states = [train.set_strength(_state(config, shape, seed), 2.0**seed) for seed in range(num_models)]
   keys = list(jax.random.split(jax.random.key(1), num_models))
   group = jax.jit(jax.vmap(functools.partial(
       train.train_steps, sample_batch=dsprites.sample, batch_size=config.batch_size,

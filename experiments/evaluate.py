@@ -1,7 +1,7 @@
 """Scores a finished run with the disentanglement suite: `python -m experiments.evaluate --workdir=DIR`.
 
 Writes DIR/eval_disentanglement.json (mean and sampled representations). For a sweep, pass one of
-its `runs/beta_<β>_seed_<s>` directories.
+its `runs/beta_vae_<β>_seed_<s>` directories.
 """
 
 from absl import app

@@ -131,7 +131,7 @@ def test_a_regrouped_resume_gives_the_same_bits(sweep_reference, tmp_path):
   _, reference = sweep_reference
   workdir = str(tmp_path / 'sweep')
   sweep.run(sweep_config(), workdir)
-  run = sweep.run_dir(workdir, 1.0, 0)
+  run = sweep.run_dir(workdir, 'beta_vae', 1.0, 0)
   for step in checkpoint.Checkpoints(run).steps():
     shutil.rmtree(os.path.join(run, 'checkpoints', str(step)))
   os.remove(os.path.join(run, 'complete.json'))
@@ -260,7 +260,7 @@ def test_a_second_writer_is_refused_and_a_dead_ones_lock_is_not(tmp_path):
 def test_a_sweep_member_being_trained_elsewhere_is_refused(tmp_path):
   config = sweep_config()
   workdir = str(tmp_path / 'sweep')
-  member = sweep.run_dir(workdir, 8.0, 0)
+  member = sweep.run_dir(workdir, 'beta_vae', 8.0, 0)
   os.makedirs(member)
   holder = files.DirectoryLock(member)
   with pytest.raises(UserInputError, match=f'--workdir={member} is in use by pid'):
@@ -304,8 +304,8 @@ def test_a_truncated_config_is_a_one_line_error(tmp_path):
 
 
 def test_distinct_betas_never_share_a_run_directory():
-  assert sweep.run_dir('w', 1.0, 0) != sweep.run_dir('w', 1.000001, 0)
-  assert sweep.run_dir('w', 16.0, 0).endswith('beta_16_seed_0')
+  assert sweep.run_dir('w', 'beta_vae', 1.0, 0) != sweep.run_dir('w', 'beta_vae', 1.000001, 0)
+  assert sweep.run_dir('w', 'beta_vae', 16.0, 0).endswith('beta_vae_16_seed_0')
   for bad in ('1,nan', 'nan'):
     with pytest.raises(UserInputError, match='--config.betas='):
       settings.parse_betas(bad)

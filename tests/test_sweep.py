@@ -46,7 +46,7 @@ def test_vmapped_models_equal_single_runs(finished_sweep, tmp_path):
     single.beta = beta
     single_dir = str(tmp_path / f'single_{beta:g}')
     run_loop.train_and_evaluate(single, single_dir)
-    vmapped = read_metrics(sweep.run_dir(workdir, beta, 0))
+    vmapped = read_metrics(sweep.run_dir(workdir, 'beta_vae', beta, 0))
     alone = read_metrics(single_dir)
     assert [(r['step'], r['split']) for r in vmapped] == [(r['step'], r['split']) for r in alone]
     for a, b in zip(vmapped, alone):
@@ -59,7 +59,7 @@ def test_every_output_file(finished_sweep):
   assert not excluded
   assert [(r['beta'], r['seed']) for r in rows] == [(1.0, 0), (8.0, 0)]
   for beta in (1, 8):
-    run = sweep.run_dir(workdir, beta, 0)
+    run = sweep.run_dir(workdir, 'beta_vae', beta, 0)
     for name in ('metrics.jsonl', 'config.json', 'eval_disentanglement.json',
                  'figures/reconstructions.png', 'figures/samples.png', 'figures/traversals.png'):
       assert os.path.getsize(os.path.join(run, name)) > 0, name
@@ -69,12 +69,13 @@ def test_every_output_file(finished_sweep):
     assert scores['step'] == config.num_train_steps
     for representation in ('mean', 'sampled'):
       assert 0 <= scores[representation]['discrete_mig'] <= 1
-  for name in ('summary.csv', 'summary.json', 'summary.md', 'figures/beta_tradeoff.png',
-               'figures/kl_per_latent.png', 'figures/traversals_by_beta.png'):
+  for name in ('summary.csv', 'summary.json', 'summary.md', 'figures/strength_tradeoff.png',
+               'figures/kl_per_latent.png', 'figures/traversals_by_strength.png'):
     assert os.path.getsize(os.path.join(workdir, name)) > 0, name
   with open(os.path.join(workdir, 'summary.csv')) as f:
     header = f.readline().strip().split(',')
-  assert header[:6] == ['beta', 'seed', 'recon', 'kl', 'elbo', 'active_latents']
+  assert header[:10] == ['method', 'strength', 'beta', 'seed', 'recon', 'kl', 'elbo', 'log_px',
+                         'elbo_gap', 'active_latents']
   assert 'discrete_mig' in header and 'factor_vae_eval_accuracy' in header
 
 
@@ -87,14 +88,14 @@ def test_report_rebuilds_the_summary_byte_for_byte(finished_sweep, tmp_path):
   result = subprocess.run([sys.executable, '-m', 'experiments.report', f'--workdir={copy}'],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr
-  assert '# β sweep summary' in result.stdout
+  assert '# beta_vae sweep summary (β)' in result.stdout
   for name in ('summary.csv', 'summary.json', 'summary.md'):
     assert filecmp.cmp(os.path.join(workdir, name), os.path.join(copy, name), shallow=False)
 
 
 def test_rerun_trains_and_scores_nothing(finished_sweep):
   config, workdir, rows, _ = finished_sweep
-  runs = [sweep.run_dir(workdir, b, 0) for b in (1, 8)]
+  runs = [sweep.run_dir(workdir, 'beta_vae', b, 0) for b in (1, 8)]
   before = {r: (read_metrics(r), os.path.getmtime(os.path.join(r, 'eval_disentanglement.json')))
             for r in runs}
   again, _ = sweep.run(config, workdir)
@@ -109,8 +110,8 @@ def test_a_diverging_model_is_excluded_and_the_others_finish(tmp_path):
   config.betas = '1,inf'  # inf·KL: that model's loss is not finite from its first step.
   workdir = str(tmp_path / 'sweep')
   finished = sweep.train_sweep(config, workdir)
-  assert [m.beta for m in finished] == [1.0]
-  failed = sweep.run_dir(workdir, float('inf'), 0)
+  assert [m.strength for m in finished] == [1.0]
+  failed = sweep.run_dir(workdir, 'beta_vae', float('inf'), 0)
   with open(os.path.join(failed, run_state.FAILED_FILE)) as f:
     assert 'non-finite loss' in f.read()
   rows, excluded = report.collect(workdir)

@@ -26,7 +26,7 @@ def test_train_step_is_finite_and_changing_beta_does_not_recompile(config):
   state, metrics = train.train_step(state, batch, jax.random.key(2))
   after_first = train.train_step._cache_size()
   for beta in (0.0, 2.5, 16):
-    state, metrics = train.train_step(train.set_beta(state, beta), batch, jax.random.key(3))
+    state, metrics = train.train_step(train.set_strength(state, beta), batch, jax.random.key(3))
     assert float(metrics['beta']) == beta
     assert all(np.isfinite(float(v)) for v in metrics.values())
   assert after_first - before <= 1

@@ -28,7 +28,7 @@ DIRECTORY = 'checkpoints'
 MANIFEST = 'manifest.json'
 _PROGRESS = 'progress.json'
 _STATE = 'state'
-_SAVED_FIELDS = ('step', 'params', 'opt_state', 'beta')
+_SAVED_FIELDS = ('step', 'params', 'opt_state', 'strength', 'critic')
 
 
 def _sha256(path):
@@ -69,7 +69,8 @@ def _damage(step_dir):
 
 
 def _saved(state):
-  return {name: getattr(state, name) for name in _SAVED_FIELDS}
+  """The fields a checkpoint holds; a method without a critic saves none."""
+  return {name: getattr(state, name) for name in _SAVED_FIELDS if getattr(state, name) is not None}
 
 
 class Checkpoints:
@@ -126,14 +127,15 @@ class Checkpoints:
     """
     path = os.path.join(self._path(step), _STATE)
     checkpointer = ocp.Checkpointer(ocp.StandardCheckpointHandler())
-    stored = checkpointer.metadata(path).item_metadata.tree['params']
-    stored_shapes = jax.tree.map(lambda m: tuple(m.shape), stored)
-    target_shapes = jax.tree.map(lambda a: tuple(a.shape), state.params)
-    if stored_shapes != target_shapes:
+    stored = checkpointer.metadata(path).item_metadata.tree
+    trained = {name: value for name, value in _saved(state).items() if name in ('params', 'critic')}
+    stored_shapes = {name: jax.tree.map(lambda m: tuple(m.shape), stored[name])
+                     for name in ('params', 'critic') if name in stored}
+    if stored_shapes != jax.tree.map(lambda a: tuple(a.shape), trained):
       raise UserInputError(
           f'checkpoint at step {step} in {self.directory} has another model shape than this '
-          'config (--config.model/latents/hidden/likelihood or the dataset differ); use a new '
-          '--workdir')
+          'config (--config.method/model/latents/hidden/likelihood/discriminator_* or the '
+          'dataset differ); use a new --workdir')
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _saved(state))
     restored = checkpointer.restore(path, abstract)
     with open(os.path.join(self._path(step), _PROGRESS)) as f:

@@ -23,7 +23,9 @@ from vae.errors import UserInputError
 from vae.likelihoods import Likelihood
 
 ARCHITECTURES = ('conv', 'mlp')
-VARIATIONAL_METHODS = ('vae', 'beta_vae')  # --config.method values with a stochastic code.
+# --config.method values with a stochastic code (a VAE trained by one of these objectives).
+VARIATIONAL_METHODS = ('vae', 'beta_vae', 'beta_tcvae', 'factor_vae', 'dip_vae_i', 'dip_vae_ii',
+                       'annealed_vae')
 _CONV_CHANNELS = (32, 32, 64, 64)
 _CONV_HIDDEN = 256
 

@@ -9,11 +9,14 @@ scalars; `kl_per_dim/i` keeps each latent's KL so a researcher sees which latent
 
 import dataclasses
 import functools
+from typing import Optional
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from vae import corruptions
+from vae import disentangling_losses
 from vae import distributions
 from vae.errors import UserInputError
 from vae.likelihoods import Likelihood
@@ -44,6 +47,10 @@ def beta_vae_loss(x, outputs, beta, likelihood: Likelihood):
 # O(1) codes an unregularized autoencoder uses, so an entry this small is effectively off.
 INACTIVE_THRESHOLD = 0.01
 METHODS = ('ae', 'sparse_ae', 'denoising_ae', 'contractive_ae', *VARIATIONAL_METHODS)
+# The setting that holds each method's strength: the number a sweep varies, traced in the step.
+STRENGTH_SETTINGS = {'vae': 'beta', 'beta_vae': 'beta', 'beta_tcvae': 'beta',
+                     'factor_vae': 'gamma', 'dip_vae_i': 'lambda_od', 'dip_vae_ii': 'lambda_od',
+                     'annealed_vae': 'capacity_max'}
 SPARSITY_PENALTIES = ('l1', 'kl')
 JACOBIAN_ESTIMATORS = ('exact', 'hutchinson')
 _PROBABILITY_FLOOR = 1e-6  # Keeps the sparsity KL finite when every sigmoid unit saturates.
@@ -144,11 +151,20 @@ def _check_one_of(name, value, allowed):
         f"unknown {name} '{value}' (--config.{name}); allowed: {', '.join(allowed)}")
 
 
+@functools.lru_cache(maxsize=None)
+def critic_optimizer(learning_rate: float) -> optax.GradientTransformation:
+  """FactorVAE's discriminator Adam (β₁ 0.5, β₂ 0.9, Kim & Mnih 2018); one object per rate."""
+  return optax.adam(learning_rate, b1=0.5, b2=0.9)
+
+
 @dataclasses.dataclass(frozen=True)
 class Objective:
   """The training loss of `method` with its settings; hashable, so static in the jitted step.
 
-  `vae` and `beta_vae` are the same objective (use β = 1 for the VAE's negative ELBO).
+  `vae` and `beta_vae` are the same objective (use β = 1 for the VAE's negative ELBO). The
+  method's strength (`STRENGTH_SETTINGS`) is not a field: it is traced, passed to `__call__`.
+  `dataset_size` is N for β-TCVAE's estimate of q(z). FactorVAE's discriminator is the critic:
+  `init_critic` makes its parameters and `critic_tx` trains them.
   """
 
   method: str = 'beta_vae'
@@ -159,25 +175,67 @@ class Objective:
   contractive_weight: float = 0.1
   jacobian_estimator: str = 'exact'
   num_probes: int = 1
+  tc_estimator: str = 'mws'
+  dataset_size: int = 0
+  lambda_d_factor_i: float = disentangling_losses.DIP_DIAGONAL_FACTORS['i']
+  lambda_d_factor_ii: float = disentangling_losses.DIP_DIAGONAL_FACTORS['ii']
+  annealed_gamma: float = disentangling_losses.ANNEALED_GAMMA
+  annealed_steps: int = disentangling_losses.ANNEALED_ITERATION_THRESHOLD
+  discriminator_hidden: int = 1000
+  discriminator_layers: int = 6
+  discriminator_learning_rate: float = 1e-4
 
   def __post_init__(self):
     _check_one_of('method', self.method, METHODS)
     _check_one_of('sparsity_penalty', self.sparsity_penalty, SPARSITY_PENALTIES)
     _check_one_of('jacobian_estimator', self.jacobian_estimator, JACOBIAN_ESTIMATORS)
-    for name in ('sparsity_weight', 'contractive_weight'):
+    _check_one_of('tc_estimator', self.tc_estimator, disentangling_losses.TC_ESTIMATORS)
+    for name in ('sparsity_weight', 'contractive_weight', 'annealed_gamma', 'lambda_d_factor_i',
+                 'lambda_d_factor_ii'):
       if not getattr(self, name) >= 0:
         raise UserInputError(f'--config.{name}={getattr(self, name)} must be >= 0')
     if not 0 < self.sparsity_target < 1:
       raise UserInputError(f'--config.sparsity_target={self.sparsity_target} must be in (0, 1)')
-    if self.num_probes < 1:
-      raise UserInputError(f'--config.num_probes={self.num_probes} must be a positive integer')
+    for name in ('num_probes', 'annealed_steps', 'discriminator_hidden', 'discriminator_layers'):
+      if getattr(self, name) < 1:
+        raise UserInputError(f'--config.{name}={getattr(self, name)} must be a positive integer')
+    if not self.discriminator_learning_rate > 0:
+      raise UserInputError(f'--config.discriminator_learning_rate='
+                           f'{self.discriminator_learning_rate} must be > 0')
 
-  def __call__(self, model, params, x, key, beta):
-    """(loss, aux) of `model` with `params` on batch `x`; `key` drives ε, corruption, probes."""
+  @property
+  def strength_setting(self) -> Optional[str]:
+    """The config setting of the traced strength (`beta`, `gamma`, ...), None for autoencoders."""
+    return STRENGTH_SETTINGS.get(self.method)
+
+  @property
+  def discriminator(self) -> disentangling_losses.Discriminator:
+    return disentangling_losses.Discriminator(self.discriminator_hidden,
+                                              self.discriminator_layers)
+
+  @property
+  def critic_tx(self) -> optax.GradientTransformation:
+    return critic_optimizer(float(self.discriminator_learning_rate))
+
+  def init_critic(self, key, latents):
+    """The critic's initial parameters (FactorVAE's discriminator), or None for other methods."""
+    if self.method != 'factor_vae':
+      return None
+    return self.discriminator.init(key, jnp.zeros((1, latents), jnp.float32))['params']
+
+  def __call__(self, model, params, critic_params, x, key, strength, step):
+    """(loss, aux) of `model` with `params` on batch `x`; `key` drives ε, corruption, probes.
+
+    `strength` is the method's traced strength and `step` the traced train step (AnnealedVAE's
+    schedule). For FactorVAE the returned loss is the VAE's plus the discriminator's, each seen
+    by its own parameters only (stop-gradients), so one gradient trains both; `aux['loss']` is
+    the VAE's alone.
+    """
     variables = {'params': params}
     likelihood = model.likelihood
     if self.method in VARIATIONAL_METHODS:
-      return beta_vae_loss(x, model.apply(variables, x, key), beta, likelihood)
+      return self._variational(model.apply(variables, x, key), x, key, likelihood, strength,
+                               step, critic_params)
     if self.method == 'denoising_ae':
       x_corrupted = self.corruption(key, x)
       out = model.apply(variables, x_corrupted)
@@ -196,14 +254,57 @@ class Objective:
                                  self.contractive_weight)
     return ae_loss(x, out['code'], out['decoder_out'], likelihood)
 
+  def _variational(self, outputs, x, key, likelihood, strength, step, critic_params):
+    losses = disentangling_losses
+    if self.method == 'beta_tcvae':
+      return losses.beta_tcvae_loss(x, outputs, strength, likelihood, self.dataset_size,
+                                    self.tc_estimator)
+    if self.method == 'factor_vae':
+      return self._factor_vae(outputs, x, key, likelihood, strength, critic_params)
+    if self.method in ('dip_vae_i', 'dip_vae_ii'):
+      dip_type = self.method.removeprefix('dip_vae_')
+      return losses.dip_vae_loss(x, outputs, strength, likelihood, dip_type,
+                                 getattr(self, f'lambda_d_factor_{dip_type}'))
+    if self.method == 'annealed_vae':
+      return losses.annealed_vae_loss(x, outputs, strength, likelihood, step,
+                                      self.annealed_gamma, self.annealed_steps)
+    return beta_vae_loss(x, outputs, strength, likelihood)
 
-def from_config(config) -> Objective:
-  """The objective named by `config.method` and its settings; a bad one is a UserInputError."""
+  def _factor_vae(self, outputs, x, key, likelihood, gamma, critic_params):
+    losses, discriminator = disentangling_losses, self.discriminator
+    frozen = jax.lax.stop_gradient(critic_params)
+    logits = discriminator.apply({'params': frozen}, outputs['z'])
+    loss, aux = losses.factor_vae_loss(x, outputs, gamma, likelihood, logits)
+    codes = jax.lax.stop_gradient(outputs['z'])
+    # The ε key's own derivation: the permutation must not reuse the noise of z.
+    permuted = losses.permute_dims(jax.random.fold_in(key, 1), codes)
+    critic_loss, critic_aux = losses.discriminator_loss(
+        discriminator.apply({'params': critic_params}, codes),
+        discriminator.apply({'params': critic_params}, permuted))
+    return loss + critic_loss, {**aux, **critic_aux}
+
+
+def dataset_size(config, num_examples) -> int:
+  """N for β-TCVAE: `--config.dataset_size` when set (> 0), else the data source's own size
+  `num_examples` (None when the source does not know it); 0 when neither is known."""
+  size = config.get('dataset_size', 0) or num_examples or 0
+  if config.get('method') == 'beta_tcvae' and not size:
+    raise UserInputError(f"--config.method=beta_tcvae needs the number of training examples and "
+                         f"--config.dataset={config.get('dataset')} does not know it: set "
+                         '--config.dataset_size')
+  return size
+
+
+def from_config(config, num_examples=0) -> Objective:
+  """The objective named by `config.method` and its settings; a bad one is a UserInputError.
+
+  `num_examples` is the training set's size N (see `dataset_size`).
+  """
   # `get` with the dataclass defaults: a config saved before these settings existed still loads.
   settings = {f.name: config.get(f.name, f.default) for f in dataclasses.fields(Objective)
-              if f.name != 'corruption'}
+              if f.name not in ('corruption', 'dataset_size')}
   default = corruptions.Corruption()
   corruption = corruptions.Corruption(
       config.get('corruption', default.name), float(config.get('noise_std', default.noise_std)),
       float(config.get('drop_probability', default.drop_probability)))
-  return Objective(**settings, corruption=corruption)
+  return Objective(**settings, corruption=corruption, dataset_size=int(num_examples))

@@ -73,40 +73,42 @@ def save_traversals(path, images, values, kl_per_dim):
   save_image_grid(path, images, 'latent traversals', row_labels, col_labels)
 
 
-def _beta_axis(ax, betas):
-  # β spans orders of magnitude and may include 0: symlog keeps 0 and spaces 1, 2, 4, 8, 16.
+def _strength_axis(ax, strengths, symbol):
+  # Strengths span orders of magnitude and may include 0: symlog keeps 0 and spaces 1, 2, 4, 8.
   ax.set_xscale('symlog', linthresh=1.0)
-  ax.set_xticks(betas)
-  ax.set_xticklabels([f'{b:g}' for b in betas], fontsize=7)
-  ax.set_xlabel('β')
+  ax.set_xticks(strengths)
+  ax.set_xticklabels([f'{b:g}' for b in strengths], fontsize=7)
+  ax.set_xlabel(symbol)
 
 
-def save_beta_curves(path, curves, cols=4):
-  """One panel per metric: the median over seeds against β, with each seed as a point."""
+def save_strength_curves(path, curves, symbol='β', cols=4):
+  """One panel per metric: the median over seeds against the strength, each seed as a point."""
   rows = -(-len(curves) // cols)
   fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
-  for ax, (name, by_beta) in zip(axes.flat, curves.items()):
-    betas = sorted(by_beta)
-    ax.plot(betas, [np.median(by_beta[b]) for b in betas], '-', color='C0', label='median')
-    for b in betas:
-      ax.plot([b] * len(by_beta[b]), by_beta[b], 'o', color='C1', ms=3, alpha=0.7)
+  for ax, (name, by_strength) in zip(axes.flat, curves.items()):
+    strengths = sorted(by_strength)
+    ax.plot(strengths, [np.median(by_strength[b]) for b in strengths], '-', color='C0',
+            label='median')
+    for b in strengths:
+      ax.plot([b] * len(by_strength[b]), by_strength[b], 'o', color='C1', ms=3, alpha=0.7)
     ax.set_title(name, fontsize=8)
-    _beta_axis(ax, betas)
+    _strength_axis(ax, strengths, symbol)
   for ax in list(axes.flat)[len(curves):]:
     ax.axis('off')
   fig.tight_layout()
   _save(fig, path)
 
 
-def save_kl_heatmap(path, betas, kl_per_latent):
-  """KL per latent (sorted within each β, largest first) against β: which latents stay active."""
+def save_kl_heatmap(path, strengths, kl_per_latent, symbol='β'):
+  """KL per latent (sorted within each strength, largest first) against the strength: which
+  latents stay active."""
   ordered = -np.sort(-np.asarray(kl_per_latent), axis=1)
-  fig, ax = plt.subplots(figsize=(max(4.0, 1.5 + 0.6 * len(betas)), 3.6))
+  fig, ax = plt.subplots(figsize=(max(4.0, 1.5 + 0.6 * len(strengths)), 3.6))
   image = ax.imshow(ordered.T, aspect='auto', cmap='viridis')
   fig.colorbar(image, ax=ax, label='KL (nats)')
-  ax.set_xticks(range(len(betas)))
-  ax.set_xticklabels([f'{b:g}' for b in betas])
-  ax.set_xlabel('β')
+  ax.set_xticks(range(len(strengths)))
+  ax.set_xticklabels([f'{b:g}' for b in strengths])
+  ax.set_xlabel(symbol)
   ax.set_ylabel('latent, sorted by KL')
   ax.set_title('KL per latent (eval, median over seeds)', fontsize=8)
   fig.tight_layout()

@@ -1,8 +1,10 @@
 """Tables and plots rebuilt from a workdir's saved files alone (a sweep or a single run).
 
-Reads each finished run's `config.json` (β, seed), its final eval row of `metrics.jsonl` and,
-where present, `eval_disentanglement.json` (a run counts once its `complete.json` exists); writes `summary.csv`, `summary.json`, `summary.md` and
-`figures/` plots. Nothing is trained or recomputed, so the output is a pure function of the files.
+Reads each finished run's `config.json` (method, strength, seed), its final eval row of
+`metrics.jsonl` and, where present, `eval_disentanglement.json` (a run counts once its
+`complete.json` exists); writes `summary.csv`, `summary.json`, `summary.md` and `figures/` plots.
+A sweep holds one method; its rows are grouped by strength (β, γ, λ_od or C_max). Nothing is
+trained or recomputed, so the output is a pure function of the files.
 """
 
 import csv
@@ -15,13 +17,17 @@ import numpy as np
 
 from vae import files
 from vae import metric_writer
+from vae import objectives
 from vae import plotting
 from vae import run_state
 from vae.evaluation import suite
 from vae.run_state import CONFIG_FILE
 
 _INTERNAL = ('step', 'kl_per_dim', 'run_dir')  # Row fields used by plots, not table columns.
-LEADING_COLUMNS = ('beta', 'seed', 'recon', 'kl', 'elbo', 'active_latents')
+# `beta` repeats `strength` for the methods whose strength is β, so β sweeps keep their column.
+LEADING_COLUMNS = ('method', 'strength', 'beta', 'seed', 'recon', 'kl', 'elbo', 'log_px',
+                   'elbo_gap', 'active_latents')
+SYMBOLS = {'beta': 'β', 'gamma': 'γ', 'lambda_od': 'λ_od', 'capacity_max': 'C_max'}
 # The scores the β question is answered with, when the evaluation wrote them.
 HEADLINE_SCORES = ('discrete_mig', 'factor_vae_eval_accuracy', 'beta_vae_eval_accuracy',
                    'disentanglement', 'sap_score')
@@ -41,8 +47,14 @@ def _run_row(run_dir):
   if final is None:
     return None
   config = files.read_json(os.path.join(run_dir, CONFIG_FILE), 'the run config')
-  row = {'beta': config['beta'], 'seed': config['seed'], 'step': step, 'run_dir': run_dir}
-  row.update({name: final[name] for name in ('recon', 'kl', 'elbo')})
+  method = config.get('method', 'beta_vae')
+  setting = objectives.STRENGTH_SETTINGS[method]
+  row = {'method': method, 'strength': config[setting], 'seed': config['seed'], 'step': step,
+         'run_dir': run_dir}
+  if setting == 'beta':
+    row['beta'] = config['beta']
+  row.update({name: final[name] for name in ('recon', 'kl', 'elbo', 'log_px', 'elbo_gap')
+              if name in final})
   row['kl_per_dim'] = [final[k] for k in sorted(
       (k for k in final if k.startswith('kl_per_dim/')), key=lambda k: int(k.split('/')[1]))]
   scores_path = os.path.join(run_dir, suite.RESULT_FILE)
@@ -52,7 +64,7 @@ def _run_row(run_dir):
 
 
 def collect(workdir):
-  """(rows sorted by β then seed, {run_dir: why it was excluded})."""
+  """(rows sorted by method, strength, seed; {run_dir: why it was excluded})."""
   rows, excluded = [], {}
   for run_dir in run_dirs(workdir):
     failure = run_state.failure(run_dir)
@@ -64,7 +76,7 @@ def collect(workdir):
       excluded[os.path.relpath(run_dir, workdir)] = 'not finished yet'
     else:
       rows.append(row)
-  return sorted(rows, key=lambda r: (r['beta'], r['seed'])), excluded
+  return sorted(rows, key=lambda r: (r['method'], r['strength'], r['seed'])), excluded
 
 
 def columns(rows):
@@ -84,13 +96,18 @@ def write_csv(path, rows, names):
   files.write_atomic(path, text.getvalue())
 
 
-def per_beta(rows, name):
-  """{β: values of `name` over its seeds}."""
+def per_strength(rows, name):
+  """{strength: values of `name` over its seeds}."""
   grouped = {}
   for r in rows:
     if r.get(name) is not None:
-      grouped.setdefault(r['beta'], []).append(float(r[name]))
+      grouped.setdefault(r['strength'], []).append(float(r[name]))
   return grouped
+
+
+def symbol(rows):
+  """How the sweep's strength is written (β, γ, λ_od, C_max)."""
+  return SYMBOLS[objectives.STRENGTH_SETTINGS[rows[0]['method']]]
 
 
 def _cell(values):
@@ -99,61 +116,70 @@ def _cell(values):
   return f'{np.median(values):.4g} [{min(values):.4g}, {max(values):.4g}]'
 
 
-def _best_beta_lines(rows):
-  """One line per headline score: its best β (by median) and that β's reconstruction cost."""
-  recon = {b: np.median(v) for b, v in per_beta(rows, 'recon').items()}
+def metric_names(names):
+  """The columns that are measurements (not method, strength, beta or seed)."""
+  return [n for n in names if n not in ('method', 'strength', 'beta', 'seed')]
+
+
+def _best_strength_lines(rows):
+  """One line per headline score: its best strength (by median) and that strength's recon cost."""
+  sym = symbol(rows)
+  recon = {b: np.median(v) for b, v in per_strength(rows, 'recon').items()}
   lines = []
   for name in HEADLINE_SCORES:
-    medians = {b: np.median(v) for b, v in per_beta(rows, name).items()}
+    medians = {b: np.median(v) for b, v in per_strength(rows, name).items()}
     if len(medians) < 2:
       continue
     best = max(medians, key=medians.get)
     lowest = min(recon)
-    lines.append(f'- {name}: best at β = {best:g} ({medians[best]:.3f}); recon there '
-                 f'{recon[best]:.1f} nats vs {recon[lowest]:.1f} at β = {lowest:g} '
+    lines.append(f'- {name}: best at {sym} = {best:g} ({medians[best]:.3f}); recon there '
+                 f'{recon[best]:.1f} nats vs {recon[lowest]:.1f} at {sym} = {lowest:g} '
                  f'({recon[best] - recon[lowest]:+.1f}).')
   return lines
 
 
 def markdown(rows, names, excluded):
-  betas = sorted({r['beta'] for r in rows})
-  seeds = {b: len(v) for b, v in per_beta(rows, 'recon').items()}
-  lines = ['# β sweep summary', '',
-           'Median over seeds [min, max]; recon, kl, elbo in nats per example (eval set).', '',
-           '| metric | ' + ' | '.join(f'β = {b:g} (n={seeds[b]})' for b in betas) + ' |',
-           '|---|' + '---|' * len(betas)]
-  for name in names[2:]:
-    grouped = per_beta(rows, name)
+  sym, method = symbol(rows), rows[0]['method']
+  strengths = sorted({r['strength'] for r in rows})
+  seeds = {b: len(v) for b, v in per_strength(rows, 'recon').items()}
+  lines = [f'# {method} sweep summary ({sym})', '',
+           'Median over seeds [min, max]; recon, kl, elbo, log_px (the importance-weighted '
+           'bound) and elbo_gap = log_px − elbo in nats per example (eval set).', '',
+           '| metric | ' + ' | '.join(f'{sym} = {b:g} (n={seeds[b]})' for b in strengths) + ' |',
+           '|---|' + '---|' * len(strengths)]
+  for name in metric_names(names):
+    grouped = per_strength(rows, name)
     lines.append(f'| {name} | ' + ' | '.join(_cell(grouped[b]) if b in grouped else ''
-                                             for b in betas) + ' |')
-  best = _best_beta_lines(rows)
+                                             for b in strengths) + ' |')
+  best = _best_strength_lines(rows)
   if best:
-    lines += ['', '## Which β disentangles best, at what reconstruction cost', '', *best]
+    lines += ['', f'## Which {sym} disentangles best, at what reconstruction cost', '', *best]
   if excluded:
     lines += ['', '## Excluded runs', '', *[f'- {d}: {why}' for d, why in sorted(excluded.items())]]
   return '\n'.join(lines) + '\n'
 
 
 def write_figures(workdir, rows, names):
-  figures = os.path.join(workdir, 'figures')
-  plotted = [n for n in names[2:] if per_beta(rows, n)]
-  plotting.save_beta_curves(os.path.join(figures, 'beta_tradeoff.png'),
-                            {n: per_beta(rows, n) for n in plotted})
-  betas = sorted({r['beta'] for r in rows})
-  kl = np.array([np.median([r['kl_per_dim'] for r in rows if r['beta'] == b], axis=0)
-                 for b in betas])
-  plotting.save_kl_heatmap(os.path.join(figures, 'kl_per_latent.png'), betas, kl)
+  figures, sym = os.path.join(workdir, 'figures'), symbol(rows)
+  plotted = [n for n in metric_names(names) if per_strength(rows, n)]
+  plotting.save_strength_curves(os.path.join(figures, 'strength_tradeoff.png'),
+                                {n: per_strength(rows, n) for n in plotted}, sym)
+  strengths = sorted({r['strength'] for r in rows})
+  kl = np.array([np.median([r['kl_per_dim'] for r in rows if r['strength'] == b], axis=0)
+                 for b in strengths])
+  plotting.save_kl_heatmap(os.path.join(figures, 'kl_per_latent.png'), strengths, kl, sym)
   plotting.save_training_curves(
       os.path.join(figures, 'training_curves.png'),
-      {f"β={r['beta']:g} seed={r['seed']}": metric_writer.read_metrics(r['run_dir']) for r in rows})
+      {f"{sym}={r['strength']:g} seed={r['seed']}": metric_writer.read_metrics(r['run_dir'])
+       for r in rows})
   traversals = {}
   for r in rows:
     path = os.path.join(r['run_dir'], 'figures', 'traversals.png')
-    if r['beta'] not in traversals and os.path.exists(path):
-      traversals[r['beta']] = path
+    if r['strength'] not in traversals and os.path.exists(path):
+      traversals[r['strength']] = path
   if traversals:
-    plotting.save_side_by_side(os.path.join(figures, 'traversals_by_beta.png'),
-                               {f'β = {b:g}': p for b, p in sorted(traversals.items())})
+    plotting.save_side_by_side(os.path.join(figures, 'traversals_by_strength.png'),
+                               {f'{sym} = {b:g}': p for b, p in sorted(traversals.items())})
 
 
 def write_report(workdir):

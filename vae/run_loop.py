@@ -94,8 +94,9 @@ def _run_steps(states, train_keys, dataset, batch_size, num_steps):
 def check_memory(config, dataset, model, width):
   """A one-line error, before anything is written, when `width` models do not fit to train."""
   shape = dataset.observation_shape
-  state = jax.eval_shape(lambda k: train.create_train_state(k, config, model, shape),
-                         jax.random.key(0))
+  state = jax.eval_shape(
+      lambda k: train.create_train_state(k, config, model, shape, dataset.num_examples),
+      jax.random.key(0))
   states = jax.tree.map(lambda x: jax.ShapeDtypeStruct((width, *x.shape), x.dtype), state)
   keys = jax.ShapeDtypeStruct((width,), jax.random.key(0).dtype)
   eval_bytes = width * config.num_eval_examples * int(np.prod(shape)) * 4
@@ -244,7 +245,7 @@ def _run_group(config, dataset, model, group, score):
 
 
 def train_members(config, members, group_size=None, score=None) -> list[MemberResult]:
-  """Trains each member (β, seed, workdir) of `config` to the end and finishes it.
+  """Trains each member (strength, seed, workdir) of `config` to the end and finishes it.
 
   Members train `group_size` at a time (default: all at once). Finishing writes the figures,
   calls `score(run, final_state)` (`run` a `run_state.RunDir`) when given, and marks the model complete. Re-running skips
@@ -263,7 +264,7 @@ def train_members(config, members, group_size=None, score=None) -> list[MemberRe
 
 def train_and_evaluate(config, workdir):
   """Trains `config` in `workdir` (resuming from its checkpoints); returns the final eval row."""
-  member = run_state.Member(config.beta, config.seed, workdir)
+  member = run_state.Member(run_state.strength_of(config), config.seed, workdir)
   result = train_members(config, [member])[0]
   if result.failure:
     raise FloatingPointError(result.failure)

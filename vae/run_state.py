@@ -26,10 +26,12 @@ from vae import checkpoint
 from vae import data
 from vae import files
 from vae import models
+from vae import objectives
 from vae import plotting
 from vae import settings
 from vae import train
 from vae.errors import UserInputError
+from vae.evaluation import likelihood
 from vae.metric_writer import MetricWriter, read_metrics
 
 CONFIG_FILE = 'config.json'
@@ -40,17 +42,27 @@ FIGURES_DIR = 'figures'
 
 @dataclasses.dataclass(frozen=True)
 class Member:
-  """One model: its β, its seed and the directory it writes to."""
+  """One model: its method's strength (β, γ, λ_od or C_max), its seed, the directory it writes
+  to."""
 
-  beta: float
+  strength: float
   seed: int
   workdir: str
 
 
+def strength_of(config) -> float:
+  """The strength a single run of `config` trains with (0 for an autoencoder: it has none)."""
+  setting = objectives.STRENGTH_SETTINGS.get(config.method)
+  return float(config[setting]) if setting else 0.0
+
+
 def member_config(config, member: Member):
-  """`config` with the member's own β and seed: what a single run of that model would use."""
+  """`config` with the member's own strength and seed: what a single run of that model uses."""
   config = config.copy_and_resolve_references()
-  config.beta, config.seed = member.beta, member.seed
+  setting = objectives.STRENGTH_SETTINGS.get(config.method)
+  if setting:
+    config[setting] = member.strength
+  config.seed = member.seed
   return config
 
 
@@ -122,8 +134,8 @@ class RunDir:
                              self.checkpoints.directory)
     self.checkpoints.require_intact()
     self.keys = train.named_keys(member.seed)
-    self.initial_state = train.create_train_state(self.keys['init'], self.config, model,
-                                                  dataset.observation_shape)
+    self.initial_state = train.create_train_state(
+        self.keys['init'], self.config, model, dataset.observation_shape, dataset.num_examples)
     self.eval_images = jnp.asarray(dataset.sample(self.keys['eval_data'],
                                                   config.num_eval_examples))
     self.writer = None
@@ -144,8 +156,17 @@ class RunDir:
     return state, progress
 
   def evaluate(self, state):
-    return train.evaluate(state, self.eval_images, self.keys['eval_noise'],
-                          self.config.eval_batch_size)
+    """The eval row of `state`; the final one of a VAE adds `log_px` and `elbo_gap`."""
+    metrics = train.evaluate(state, self.eval_images, self.keys['eval_noise'],
+                             self.config.eval_batch_size)
+    if int(state.step) == self.config.num_train_steps and isinstance(state.model, models.VAE):
+      config = self.config
+      log_px = likelihood.vae_log_px(state.model, state.params, self.eval_images,
+                                     self.keys['log_px'], config.num_importance_samples,
+                                     config.importance_chunk_size, config.eval_batch_size)
+      # log p(x) − ELBO = KL(q(z|x) ‖ p(z|x)) on average: what the ELBO gives up (exercise 8).
+      metrics.update(log_px=log_px, elbo_gap=log_px - metrics['elbo'])
+    return metrics
 
   def finish(self, state, score=None):
     """Figures, then `score(self, state)` (if any), then the completion marker, last."""
@@ -197,7 +218,8 @@ def restore_run(workdir):
   settings.check_config(config)
   dataset = data.get_dataset(config.dataset, config.get('data_dir'))
   model = models.create_model(config, dataset.observation_shape)
-  state = train.create_train_state(jax.random.key(0), config, model, dataset.observation_shape)
+  state = train.create_train_state(jax.random.key(0), config, model, dataset.observation_shape,
+                                   dataset.num_examples)
   checkpoints = checkpoint.Checkpoints(workdir)
   checkpoints.require_intact()
   intact = checkpoints.intact_steps()

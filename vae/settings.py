@@ -9,6 +9,7 @@ import inspect
 import math
 import numbers
 
+from vae import disentangling_losses
 from vae import likelihoods
 from vae import models
 from vae import objectives
@@ -24,7 +25,9 @@ MAX_SEED = 2**32 - 1
 
 _POSITIVE_INT_SETTINGS = ('latents', 'batch_size', 'num_train_steps', 'log_every_steps',
                           'eval_every_steps', 'checkpoint_every_steps', 'num_eval_examples',
-                          'eval_batch_size', 'num_probes',
+                          'eval_batch_size', 'num_probes', 'num_importance_samples',
+                          'importance_chunk_size', 'annealed_steps', 'discriminator_hidden',
+                          'discriminator_layers',
                           # Sweeps and the autoencoder comparison only.
                           'num_seeds', 'models_per_step', 'num_test_examples')
 
@@ -33,6 +36,11 @@ _REAL_SETTINGS = (
     ('fixed_logvar', math.isfinite, 'a finite number'),
     # +inf is allowed: a deliberately diverging sweep member (its failure is recorded, not fatal).
     ('beta', lambda v: v >= 0, '>= 0'),
+    ('gamma', lambda v: v >= 0, '>= 0'),
+    ('lambda_od', lambda v: v >= 0, '>= 0'),
+    ('capacity_max', lambda v: v >= 0, '>= 0'),
+    ('annealed_gamma', lambda v: 0 <= v < math.inf, 'a finite number >= 0'),
+    ('discriminator_learning_rate', lambda v: 0 < v < math.inf, 'a finite number > 0'),
     ('learning_rate', lambda v: 0 < v < math.inf, 'a finite number > 0'),
     ('sparsity_weight', lambda v: 0 <= v < math.inf, 'a finite number >= 0'),
     ('sparsity_target', lambda v: 0 < v < 1, 'in (0, 1)'),
@@ -96,18 +104,38 @@ def _check_seeds(config):
         f'last seed, seed + num_seeds - 1, <= {MAX_SEED}')
 
 
-def parse_betas(betas) -> tuple[float, ...]:
-  """A sweep's `betas` ('1,2,4' or a sequence of numbers, each >= 0; +inf allowed, not NaN) as
-  sorted unique floats."""
-  items = betas.split(',') if isinstance(betas, str) else list(betas)
+def parse_values(name, values, symbol) -> tuple[float, ...]:
+  """A sweep's list setting `name` ('1,2,4' or a sequence of numbers, each >= 0; +inf allowed,
+  not NaN) as sorted unique floats; `symbol` names one value in the message ('β', 'gamma')."""
+  items = values.split(',') if isinstance(values, str) else list(values)
   try:
-    values = [float(b) for b in items]
+    parsed = [float(v) for v in items]
   except (TypeError, ValueError):
     raise UserInputError(
-        f"--config.betas={betas!r} must be comma-separated numbers, e.g. '1,2,4,8,16'") from None
-  if not values or not all(v >= 0 for v in values):  # `not v >= 0` also refuses NaN.
-    raise UserInputError(f'--config.betas={betas!r} must list one or more β >= 0')
-  return tuple(sorted(set(values)))
+        f"--config.{name}={values!r} must be comma-separated numbers, e.g. '1,2,4,8,16'") from None
+  if not parsed or not all(v >= 0 for v in parsed):  # `not v >= 0` also refuses NaN.
+    raise UserInputError(f'--config.{name}={values!r} must list one or more {symbol} >= 0')
+  return tuple(sorted(set(parsed)))
+
+
+def parse_betas(betas) -> tuple[float, ...]:
+  """A β sweep's `betas` as sorted unique floats (see `parse_values`)."""
+  return parse_values('betas', betas, 'β')
+
+
+def sweep_strengths(config) -> tuple[float, ...]:
+  """The strengths a sweep of `config.method` trains: `strengths`, else `betas` for a method
+  whose strength is β, else the reference study's values (Locatello et al. 2019)."""
+  setting = objectives.STRENGTH_SETTINGS.get(config.method)
+  if setting is None:
+    raise UserInputError(f"--config.method={config.method} has no strength to sweep; allowed: "
+                         f"{', '.join(objectives.STRENGTH_SETTINGS)}")
+  if config.get('strengths'):
+    return parse_values('strengths', config.strengths, setting)
+  if setting == 'beta' and config.get('betas'):
+    return parse_betas(config.betas)
+  method = 'beta_vae' if config.method == 'vae' else config.method
+  return disentangling_losses.DEFAULT_STRENGTHS[method]
 
 
 def _check_disentanglement(sizes):
@@ -138,8 +166,11 @@ def check_config(config):
   _check_one_of('likelihood', config.likelihood, likelihoods.NAMES)
   if 'dataset' in config:
     _check_one_of('dataset', config.dataset, DATASET_NAMES)
-  if 'betas' in config:
-    parse_betas(config.betas)
+  objectives.from_config(config)  # Raises for an unknown method or a setting out of range.
+  if 'betas' in config or 'strengths' in config:
+    sweep_strengths(config)
+  if not (_is_int(config.get('dataset_size', 0)) and config.get('dataset_size', 0) >= 0):
+    raise UserInputError(f"--config.dataset_size={_shown(config.dataset_size)} must be an "
+                         'integer >= 0 (0: the data source\'s own size)')
   if 'disentanglement' in config:
     _check_disentanglement(config.disentanglement)
-  objectives.from_config(config)  # Raises for an unknown method or a setting out of range.

@@ -1,8 +1,12 @@
-"""The β sweep: |betas| × |seeds| models trained together (`vmap`), scored, then reported.
+"""A sweep over one method's strength: |strengths| × |seeds| models trained together (`vmap`),
+scored, then reported.
 
-Model (β, s) is exactly the single run `--config.beta=β --config.seed=config.seed+s`: same keys,
-same data stream, so a sweep row can be checked against a single run. Each model writes to
-`workdir/runs/beta_<β>_seed_<s>/` what a single run writes to its workdir, plus its
+The strengths are `--config.strengths` when given; else `--config.betas` for a method whose
+strength is β (β-VAE, β-TCVAE); else the reference study's values for the method
+(`disentangling_losses.DEFAULT_STRENGTHS`). Model (v, s) is exactly the single run
+`--config.<strength setting>=v --config.seed=config.seed+s`: same keys, same data stream, so a
+sweep row can be checked against a single run. Each model writes to
+`workdir/runs/<method>_<v>_seed_<s>/` what a single run writes to its workdir, plus its
 disentanglement scores, before its completion marker (`vae.run_state`).
 """
 
@@ -19,19 +23,19 @@ from vae import settings
 from vae.evaluation import suite
 
 
-def _beta_name(beta):
-  """The shortest decimal that reads back as `beta` (distinct βs never share a directory)."""
-  return np.format_float_positional(beta, trim='-')
+def _value_name(value):
+  """The shortest decimal that reads back as `value` (distinct values never share a directory)."""
+  return np.format_float_positional(value, trim='-')
 
 
-def run_dir(workdir, beta, seed_offset):
-  return os.path.join(workdir, 'runs', f'beta_{_beta_name(beta)}_seed_{seed_offset}')
+def run_dir(workdir, method, strength, seed_offset):
+  return os.path.join(workdir, 'runs', f'{method}_{_value_name(strength)}_seed_{seed_offset}')
 
 
 def members(config, workdir) -> list[run_state.Member]:
-  """One member per (β, seed), β-major."""
-  return [run_state.Member(beta, config.seed + s, run_dir(workdir, beta, s))
-          for beta in settings.parse_betas(config.betas) for s in range(config.num_seeds)]
+  """One member per (strength, seed), strength-major."""
+  return [run_state.Member(v, config.seed + s, run_dir(workdir, config.method, v, s))
+          for v in settings.sweep_strengths(config) for s in range(config.num_seeds)]
 
 
 def _score(sizes):
@@ -47,7 +51,7 @@ def train_sweep(config, workdir) -> list[run_state.Member]:
   A member whose loss goes non-finite is recorded in its `failed.txt` and left out; the others
   finish. Re-running skips finished and failed members and resumes the rest exactly.
   """
-  settings.check_config(config)  # Covers every member: its β is in betas, its seed in range.
+  settings.check_config(config)  # Covers every member: its strength listed, its seed in range.
   sweep = members(config, workdir)
   todo = [m for m in sweep if not run_state.is_complete(m.workdir, config.num_train_steps)]
   logging.info('sweep of %d models: %d to train or finish', len(sweep), len(todo))

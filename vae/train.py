@@ -1,4 +1,4 @@
-"""Training (β-)VAEs, the pure part: the state, the jitted step, fused steps, evaluation.
+"""Training VAEs and autoencoders, the pure part: the state, the jitted step, fused steps, evaluation.
 
 Nothing here touches files; `vae.run_loop` drives these functions and `vae.run_state` owns what
 a run writes. A group of models that share a config but not β or seed (one model for a single
@@ -24,23 +24,34 @@ from vae import objectives
 
 @flax.struct.dataclass
 class TrainState:
-  """Parameters, optimizer state and β (traced, so a new β never recompiles the step)."""
+  """Parameters, optimizer state, the method's strength and its critic, if it has one.
+
+  `strength` (β, γ, λ_od or C_max: `Objective.strength_setting`) is traced, so a new value never
+  recompiles the step. `critic` is a method's own trained part, `{'params', 'opt_state'}` of
+  FactorVAE's discriminator, updated in the same step; None for every other method.
+  """
 
   step: jax.Array
   params: Any
   opt_state: Any
-  beta: jax.Array
+  strength: jax.Array
+  critic: Any
   model: models.VAE | models.Autoencoder = flax.struct.field(pytree_node=False)
   tx: optax.GradientTransformation = flax.struct.field(pytree_node=False)
   objective: objectives.Objective = flax.struct.field(pytree_node=False)
 
 
 def named_keys(seed):
-  """The run's keys: `init`, `train`, `sample`, and `eval` split into data, noise, metrics."""
+  """The run's keys: `init`, `train`, `sample`, and `eval` split into data, noise, metrics.
+
+  `log_px` (the importance samples of the final evaluation) is folded from `eval`, so adding it
+  left the other keys as they were.
+  """
   init, train, evaluation, sample = jax.random.split(jax.random.key(seed), 4)
   eval_data, eval_noise, disentanglement = jax.random.split(evaluation, 3)
   return {'init': init, 'train': train, 'sample': sample, 'eval_data': eval_data,
-          'eval_noise': eval_noise, 'disentanglement': disentanglement}
+          'eval_noise': eval_noise, 'disentanglement': disentanglement,
+          'log_px': jax.random.fold_in(evaluation, 0)}
 
 
 @functools.lru_cache(maxsize=None)
@@ -56,30 +67,54 @@ def _init_params(model: models.VAE, key, observation_shape):
   return model.init(init_key, dummy, noise_key)['params']
 
 
-def create_train_state(key, config, model: models.VAE, observation_shape) -> TrainState:
-  """Initial parameters (from `key`) and Adam state for `model`."""
+def create_train_state(key, config, model: models.VAE, observation_shape,
+                       num_examples=None) -> TrainState:
+  """Initial parameters (from `key`), Adam state and critic of `model`.
+
+  `num_examples` is the size of the training set (`GroundTruthDataset.num_examples`).
+  """
+  objective = objectives.from_config(config, objectives.dataset_size(config, num_examples))
   params = _init_params(model, key, tuple(observation_shape))
   tx = optimizer(float(config.learning_rate))
+  # Folded, not split from `key`: the VAE's initial parameters stay those of before critics.
+  critic_params = objective.init_critic(jax.random.fold_in(key, 1), model.latents)
+  critic = None if critic_params is None else {
+      'params': critic_params, 'opt_state': objective.critic_tx.init(critic_params)}
   state = TrainState(step=jnp.asarray(0, jnp.int32), params=params, opt_state=tx.init(params),
-                     beta=None, model=model, tx=tx, objective=objectives.from_config(config))
-  return set_beta(state, config.beta)
+                     strength=None, critic=critic, model=model, tx=tx, objective=objective)
+  setting = objective.strength_setting
+  return set_strength(state, config[setting] if setting else 0.0)  # Autoencoders have none.
 
 
-def set_beta(state: TrainState, beta) -> TrainState:
-  """`state` with a new β of the step's traced dtype (float32), so the step is not recompiled."""
-  return state.replace(beta=jnp.asarray(beta, jnp.float32))
+def set_strength(state: TrainState, strength) -> TrainState:
+  """`state` with a new strength of the step's traced dtype (float32): no recompilation."""
+  return state.replace(strength=jnp.asarray(strength, jnp.float32))
 
 
-def _loss(params, state: TrainState, batch, key):
-  return state.objective(state.model, params, batch, key, state.beta)
+def _loss(params, critic_params, state: TrainState, batch, key):
+  return state.objective(state.model, params, critic_params, batch, key, state.strength,
+                         state.step)
+
+
+def _critic_params(state: TrainState):
+  return None if state.critic is None else state.critic['params']
 
 
 def _train_step(state: TrainState, batch, key):
-  """One Adam step on the state's objective: `(state, batch, key) -> (state, metrics)`."""
-  grads, metrics = jax.grad(_loss, has_aux=True)(state.params, state, batch, key)
-  updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
+  """One Adam step on the state's objective (and its critic's): `(state, batch, key) -> (state,
+  metrics)`."""
+  grads, metrics = jax.grad(_loss, argnums=(0, 1), has_aux=True)(
+      state.params, _critic_params(state), state, batch, key)
+  updates, opt_state = state.tx.update(grads[0], state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
-  return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+  critic = state.critic
+  if critic is not None:
+    updates, critic_opt_state = state.objective.critic_tx.update(grads[1], critic['opt_state'],
+                                                                 critic['params'])
+    critic = {'params': optax.apply_updates(critic['params'], updates),
+              'opt_state': critic_opt_state}
+  return state.replace(step=state.step + 1, params=params, opt_state=opt_state,
+                       critic=critic), metrics
 
 
 train_step = jax.jit(_train_step, donate_argnums=0)
@@ -106,7 +141,7 @@ def train_steps(state: TrainState, train_key, sample_batch, batch_size: int, num
 @jax.jit
 def eval_step(state: TrainState, batch, key):
   """The named scalars of the loss on `batch`, without updating anything."""
-  return _loss(state.params, state, batch, key)[1]
+  return _loss(state.params, _critic_params(state), state, batch, key)[1]
 
 
 def evaluate(state: TrainState, images, key, batch_size):

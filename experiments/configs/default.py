@@ -20,8 +20,28 @@ def get_config():
   config.hidden = 500
   config.likelihood = 'bernoulli'
   config.fixed_logvar = 0.0
-  config.method = 'beta_vae'  # ae, sparse_ae, denoising_ae, contractive_ae, vae (= beta_vae, β=1).
-  config.beta = 4.0  # (β-)VAE only.
+  # ae, sparse_ae, denoising_ae, contractive_ae, vae (= beta_vae, β=1), or the disentanglement
+  # methods beta_vae, beta_tcvae, factor_vae, dip_vae_i, dip_vae_ii, annealed_vae.
+  config.method = 'beta_vae'
+  # Each disentanglement method's strength, the value a sweep varies (traced: no recompiles).
+  config.beta = 4.0  # beta_vae: recon + β·KL; beta_tcvae: recon + MI + β·TC + dim-KL.
+  config.gamma = 10.0  # factor_vae: recon + KL + γ·TC (TC from the discriminator).
+  config.lambda_od = 1.0  # dip_vae_i/ii: λ_od·Σ_{i≠j} C_ij² + λ_d·Σ_i (C_ii − 1)².
+  config.capacity_max = 25.0  # annealed_vae: recon + γ_a·|KL − C(t)|, C(t) → capacity_max nats.
+  # beta_tcvae: the batch estimator of q(z), 'mws' (minibatch-weighted, the study's) or 'mss'
+  # (minibatch-stratified); N, the training set's size, is the source's own unless set here.
+  config.tc_estimator = 'mws'
+  config.dataset_size = 0
+  # dip_vae_i/ii: λ_d = lambda_d_factor_<type>·λ_od (the study's 10 for type i, 1 for type ii).
+  config.lambda_d_factor_i = 10.0
+  config.lambda_d_factor_ii = 1.0
+  # annealed_vae: γ_a and the steps T over which C(t) = min(C_max, C_max·t/T) grows.
+  config.annealed_gamma = 1000.0
+  config.annealed_steps = 100_000
+  # factor_vae: the discriminator (Kim & Mnih 2018: 6 × 1000 LeakyReLU, Adam β₁ 0.5, β₂ 0.9).
+  config.discriminator_hidden = 1000
+  config.discriminator_layers = 6
+  config.discriminator_learning_rate = 1e-4
   # sparse_ae: recon + sparsity_weight · (|z|₁ for 'l1', Σ_j KL(target ‖ ρ̂_j) for 'kl').
   config.sparsity_penalty = 'l1'
   config.sparsity_weight = 1.0
@@ -42,6 +62,10 @@ def get_config():
   config.checkpoint_every_steps = 250
   config.num_eval_examples = 512
   config.eval_batch_size = 256
+  # log p(x) of the final model: the K-sample importance-weighted bound (Burda et al. 2016), K
+  # samples drawn importance_chunk_size at a time. The published evaluation uses K = 5000.
+  config.num_importance_samples = 64
+  config.importance_chunk_size = 64
   config.disentanglement = disentanglement_config()
   return config
 

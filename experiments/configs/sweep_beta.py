@@ -13,6 +13,7 @@ from experiments.configs import default
 def get_config():
   config = default.get_config()
   config.betas = '1,4,16'
+  config.strengths = ''  # Another method's values (--config.method): '' is the study's set.
   config.num_seeds = 1
   config.models_per_step = 8
   config.num_train_steps = 500

@@ -20,5 +20,7 @@ def get_config():
   config.log_every_steps = 1000
   config.eval_every_steps = 10_000
   config.checkpoint_every_steps = 10_000
+  config.num_importance_samples = 5000  # The published log p(x) evaluation.
+  config.importance_chunk_size = 500
   config.disentanglement = sweep_beta.default.disentanglement_config()
   return config

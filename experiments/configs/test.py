@@ -16,6 +16,11 @@ def get_config():
   config.checkpoint_every_steps = 2
   config.num_eval_examples = 16
   config.eval_batch_size = 8
+  config.num_importance_samples = 6
+  config.importance_chunk_size = 4  # Uneven: the last chunk is padded.
+  config.annealed_steps = 8
+  config.discriminator_hidden = 16
+  config.discriminator_layers = 2
   config.disentanglement = default.disentanglement_config(
       num_train=200, num_test=100, sampled_batch_size=16, sampled_num_train=50,
       sampled_num_eval=30, num_variance_estimate=200)

@@ -32,6 +32,7 @@ class GroundTruthDataset:
       False for data read on the host (they return numpy arrays).
     draw: `(key, n) -> (observations, factors)` of n random rows, for datasets
       without a full factor grid.
+    num_rows: how many rows `draw` picks from (None: not known).
   """
 
   name: str
@@ -42,6 +43,7 @@ class GroundTruthDataset:
   observations_from_factors: Optional[Callable[[Array], Array]]
   jittable: bool
   draw: Optional[Callable[[Key, int], tuple[Array, Array]]] = None
+  num_rows: Optional[int] = None
 
   def __post_init__(self):
     if len(self.factor_names) != len(self.factor_sizes):
@@ -64,6 +66,12 @@ class GroundTruthDataset:
   @property
   def num_combinations(self) -> int:
     return math.prod(self.factor_sizes)
+
+  @property
+  def num_examples(self) -> Optional[int]:
+    """The size N of the data set training draws from (one example per factor combination on a
+    grid), or None when not known."""
+    return self.num_combinations if self.has_factor_grid else self.num_rows
 
   def sample_with_factors(self, key: Key, n: int) -> tuple[Array, Array]:
     """Returns (observations [n, ...], factors [n, F]) drawn at random."""

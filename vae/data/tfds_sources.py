@@ -159,4 +159,5 @@ def load_mnist(data_dir: Optional[str] = None,
       observations_from_factors=None,
       jittable=False,
       draw=functools.partial(_mnist_draw, source),
+      num_rows=len(source),
   )
