@@ -52,6 +52,18 @@ _CASES = {
     # The settings check, before anything is written.
     'negative_beta': ('train', (TEST_CONFIG, '--config.beta=-1'), 1,
                       'error: --config.beta=-1.0 must be >= 0'),
+    'sweep_unknown_method': (
+        'sweep_beta', ('--config=experiments/configs/sweep_test.py', '--config.method=vq_vae'), 1,
+        "error: unknown method 'vq_vae' (--config.method); allowed: ae, sparse_ae, denoising_ae, "
+        'contractive_ae, vae, beta_vae, beta_tcvae, factor_vae, dip_vae_i, dip_vae_ii, '
+        'annealed_vae'),
+    'compare_methods_negative_strength': (
+        'compare_methods', ('--config=experiments/configs/methods_test.py',
+                            '--config.method_strengths.factor_vae=-1,2'), 1,
+        "error: --config.method_strengths.factor_vae='-1,2' must list one or more gamma >= 0"),
+    'zero_importance_samples': ('train', (TEST_CONFIG, '--config.num_importance_samples=0'), 1,
+                                'error: --config.num_importance_samples=0 must be a positive '
+                                'integer'),
     'unknown_model': ('train', (TEST_CONFIG, '--config.model=resnet'), 1,
                       "error: unknown model 'resnet' (--config.model); allowed: conv, mlp"),
     'unknown_nested_setting': (

@@ -93,8 +93,9 @@ def _mean_and_se(values):
 def test_exact_posterior_gives_exact_log_px_for_any_k_and_chunking():
   expected = _exact_log_px(X)
   # With q = p(z|x) every weight is p(x), for every key: any padding left unmasked, or a mean
-  # divided by the padded count, would show as an offset of log(chunks·chunk / K).
-  for num_samples, chunk_size in [(1, 1), (7, 3), (64, 10), (10, 10), (10, 3), (1000, 100)]:
+  # divided by the padded count, would show as an offset of log(chunks·chunk / K). (10, 3) and
+  # (100, 100) are the programs the tests below compile anyway.
+  for num_samples, chunk_size in [(1, 1), (7, 3), (64, 10), (10, 3), (100, 100)]:
     got = _repeats(_packed(X), num_samples, chunk_size, seed=1)
     assert got.shape == (200, X.shape[0])
     np.testing.assert_allclose(got, np.broadcast_to(expected, got.shape), rtol=1e-5, atol=1e-5,

@@ -7,15 +7,20 @@ import pytest
 
 from experiments.configs import autoencoders
 from experiments.configs import default
+from experiments.configs import methods
+from experiments.configs import methods_full
+from experiments.configs import methods_test
 from experiments.configs import mlp
 from experiments.configs import sweep_beta
 from experiments.configs import sweep_full
 from experiments.configs import sweep_test
 from experiments.configs import test
+from vae import objectives
 from vae import settings
 from vae.errors import UserInputError
 
-_CONFIGS = (test, sweep_test, default, sweep_beta, sweep_full, autoencoders, mlp)
+_CONFIGS = (test, sweep_test, default, sweep_beta, sweep_full, autoencoders, mlp, methods,
+            methods_full, methods_test)
 
 
 @pytest.mark.parametrize('module', _CONFIGS, ids=lambda m: m.__name__.rsplit('.', 1)[-1])
@@ -45,6 +50,22 @@ def _with(config, name, value):
     ('learning_rate', 0.0, '--config.learning_rate=0.0 must be a finite number > 0'),
     ('beta', math.nan, '--config.beta=nan must be >= 0'),
     ('beta', -1.0, '--config.beta=-1.0 must be >= 0'),
+    ('gamma', -1.0, '--config.gamma=-1.0 must be >= 0'),
+    ('lambda_od', -0.5, '--config.lambda_od=-0.5 must be >= 0'),
+    ('capacity_max', -5.0, '--config.capacity_max=-5.0 must be >= 0'),
+    ('lambda_d_factor_i', -1.0, '--config.lambda_d_factor_i=-1.0 must be >= 0'),
+    ('annealed_gamma', math.inf, '--config.annealed_gamma=inf must be a finite number >= 0'),
+    ('annealed_steps', 0, '--config.annealed_steps=0 must be a positive integer'),
+    ('discriminator_learning_rate', 0.0,
+     '--config.discriminator_learning_rate=0.0 must be a finite number > 0'),
+    ('discriminator_hidden', 0, '--config.discriminator_hidden=0 must be a positive integer'),
+    ('num_importance_samples', 0, '--config.num_importance_samples=0 must be a positive integer'),
+    ('num_importance_samples', -3, '--config.num_importance_samples=-3 must be a positive'),
+    ('importance_chunk_size', 0, '--config.importance_chunk_size=0 must be a positive integer'),
+    ('dataset_size', -1, '--config.dataset_size=-1 must be an integer >= 0'),
+    ('method', 'vq_vae', "unknown method 'vq_vae' (--config.method); allowed: ae, sparse_ae,"),
+    ('tc_estimator', 'exact', "unknown tc_estimator 'exact' (--config.tc_estimator); allowed: "
+     'mws, mss'),
     ('sparsity_weight', math.inf, '--config.sparsity_weight=inf must be a finite number >= 0'),
     ('sparsity_target', math.nan, '--config.sparsity_target=nan must be in (0, 1)'),
     ('noise_std', math.nan, '--config.noise_std=nan must be a finite number >= 0'),
@@ -89,6 +110,8 @@ def test_bad_setting_names_itself(name, value, message):
     ('betas', '1,x', "--config.betas='1,x' must be comma-separated numbers"),
     ('betas', '1,nan', "--config.betas='1,nan' must list one or more β >= 0"),
     ('betas', '-1', "--config.betas='-1' must list one or more β >= 0"),
+    ('strengths', '1,-2', "--config.strengths='1,-2' must list one or more beta >= 0"),
+    ('method', 'ae', '--config.method=ae has no strength to sweep; allowed: vae, beta_vae,'),
 ])
 def test_bad_sweep_setting_names_itself(name, value, message):
   config = _with(sweep_test.get_config(), name, value)
@@ -136,3 +159,26 @@ def test_checks_of_the_objective_still_apply():
   config.method = 'pca'
   with pytest.raises(UserInputError, match=r"^unknown method 'pca' \(--config.method\)"):
     settings.check_config(config)
+
+
+def test_sweep_strengths_are_given_or_the_studys():
+  config = sweep_test.get_config()
+  assert settings.sweep_strengths(config) == (1.0, 8.0)  # --config.betas for a β method.
+  config.strengths = '3,0.5'
+  assert settings.sweep_strengths(config) == (0.5, 3.0)
+  config.method, config.strengths = 'factor_vae', ''
+  assert settings.sweep_strengths(config) == (10, 20, 30, 40, 50, 100)  # Locatello et al. 2019.
+  config.method = 'annealed_vae'
+  assert settings.sweep_strengths(config) == (5, 10, 25, 50, 75, 100)
+
+
+def test_beta_tcvae_needs_the_dataset_size():
+  config = test.get_config()
+  config.method = 'beta_tcvae'
+  with pytest.raises(UserInputError, match=r"^--config.method=beta_tcvae needs the number of "
+                     r"training examples and --config.dataset=procedural_dsprites does not know "
+                     r"it: set --config.dataset_size$"):
+    objectives.dataset_size(config, None)
+  assert objectives.dataset_size(config, 737_280) == 737_280
+  config.dataset_size = 1000
+  assert objectives.dataset_size(config, None) == objectives.dataset_size(config, 5) == 1000

@@ -152,3 +152,26 @@ def save_training_curves(path, runs, names=('recon', 'kl')):
   axes[0, -1].legend(fontsize=6)
   fig.tight_layout()
   _save(fig, path)
+
+
+def save_method_tradeoff(path, points, scores, cols=2):
+  """One panel per score against recon: a marker per method, a point per model labelled with
+  its strength ({method: rows with 'strength', 'recon' and the scores}; scores: (key, title))."""
+  markers = 'osD^vP*X'
+  rows = -(-len(scores) // cols)
+  fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows), squeeze=False)
+  for ax, (name, title) in zip(axes.flat, scores):
+    for i, (method, method_rows) in enumerate(points.items()):
+      shown = [r for r in method_rows if r.get(name) is not None]
+      ax.plot([r['recon'] for r in shown], [r[name] for r in shown], markers[i % len(markers)],
+              color=f'C{i % 10}', label=method, ms=6, alpha=0.8)
+      for r in shown:
+        ax.annotate(f"{r['strength']:g}", (r['recon'], r[name]), fontsize=6,
+                    xytext=(3, 3), textcoords='offset points')
+    ax.set_xlabel('recon (nats, lower is better)')
+    ax.set_title(title, fontsize=9)
+  axes[0, 0].legend(fontsize=7)
+  for ax in list(axes.flat)[len(scores):]:
+    ax.axis('off')
+  fig.tight_layout()
+  _save(fig, path)

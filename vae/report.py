@@ -27,6 +27,9 @@ _INTERNAL = ('step', 'kl_per_dim', 'run_dir')  # Row fields used by plots, not t
 # `beta` repeats `strength` for the methods whose strength is β, so β sweeps keep their column.
 LEADING_COLUMNS = ('method', 'strength', 'beta', 'seed', 'recon', 'kl', 'elbo', 'log_px',
                    'elbo_gap', 'active_latents')
+# The final eval row's columns a summary shows: the ELBO's terms, log p(x), each method's own.
+EVAL_COLUMNS = ('recon', 'kl', 'elbo', 'log_px', 'elbo_gap', 'mi', 'tc', 'dim_kl', 'tc_estimate',
+                'discriminator_accuracy', 'dip_off_diagonal', 'dip_diagonal', 'capacity')
 SYMBOLS = {'beta': 'β', 'gamma': 'γ', 'lambda_od': 'λ_od', 'capacity_max': 'C_max'}
 # The scores the β question is answered with, when the evaluation wrote them.
 HEADLINE_SCORES = ('discrete_mig', 'factor_vae_eval_accuracy', 'beta_vae_eval_accuracy',
@@ -53,8 +56,7 @@ def _run_row(run_dir):
          'run_dir': run_dir}
   if setting == 'beta':
     row['beta'] = config['beta']
-  row.update({name: final[name] for name in ('recon', 'kl', 'elbo', 'log_px', 'elbo_gap')
-              if name in final})
+  row.update({name: final[name] for name in EVAL_COLUMNS if name in final})
   row['kl_per_dim'] = [final[k] for k in sorted(
       (k for k in final if k.startswith('kl_per_dim/')), key=lambda k: int(k.split('/')[1]))]
   scores_path = os.path.join(run_dir, suite.RESULT_FILE)

@@ -2,10 +2,11 @@
 
 With z_1..z_K ~ q(z|x) independently, L_K(x) = log (1/K) Σ_k p(x|z_k) p(z_k) / q(z_k|x) is a
 lower bound on log p(x) in expectation (Jensen): E[L_K] ≤ log p(x), E[L_K] is non-decreasing in K
-(Burda et al. Theorem 1) and tends to log p(x) as K → ∞ for bounded weights. L_1 is the ELBO.
+(Burda et al. Theorem 1) and tends to log p(x) as K → ∞ for bounded weights; E[L_1] is the ELBO.
 When q is the exact posterior every weight equals p(x), so L_K = log p(x) for every K and draw.
-`elbo_gap = log_px − elbo` therefore estimates KL(q(z|x) ‖ p(z|x)), the ELBO's slack (sheet,
-exercise 8). Values are in nats per example; the prior is p(z) = N(0, I).
+Since log p(x) − ELBO = KL(q(z|x) ‖ p(z|x)), `elbo_gap = log_px − elbo` estimates that KL, the
+ELBO's slack (sheet, exercise 8); from below for finite K, as log_px is itself a lower bound.
+Values are in nats per example; the prior is p(z) = N(0, I).
 
 The K samples are drawn `chunk_size` at a time under `lax.scan` with a running logsumexp, so peak
 memory is one chunk (B · chunk_size latents and one decoder pass on them), whatever K is.
@@ -37,8 +38,8 @@ def iwae_log_px(key, encode, log_likelihood, x, num_samples: int, chunk_size: in
 
   encode(x [B, ...]) -> (mean [B, D], logvar [B, D]) of the diagonal Gaussian q(z|x);
   log_likelihood(x [B, ...], z [B, D]) -> log p(x|z) [B]; prior p(z) = N(0, I).
-  Chunk c's noise is normal(fold_in(key, c), [B, chunk_size, D]); its sample j is sample
-  c·chunk_size + j, and those past K (the last chunk's padding) are masked out.
+  With C = min(chunk_size, K), chunk c's noise is normal(fold_in(key, c), [B, C, D]); its sample
+  j is sample c·C + j, and those past K (the last chunk's padding) are masked out.
   `num_samples` and `chunk_size` are static (Python ints); the rest is jit-safe jnp.
   """
   num_samples = _positive_int(num_samples, 'num_importance_samples')

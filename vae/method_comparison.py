@@ -1,0 +1,110 @@
+"""The reference study's methods compared: each swept over its strengths, then one table and plot.
+
+Each method of `config.methods` is the sweep `--config.method=<method>
+--config.strengths=<config.method_strengths.<method>>` in `workdir/<method>/` (its models train
+as one vmapped program, and it has its own summary), so re-running resumes every method exactly.
+The comparison itself is rebuilt from the sweeps' saved files:
+  methods.csv / methods.md      one row per model: method, strength, seed, recon, kl, elbo,
+                                log_px, the method's TC estimate and the headline scores
+  figures/methods_tradeoff.png  each score against recon, a marker per method, a point per strength
+"""
+
+import os
+
+from vae import files
+from vae import objectives
+from vae import plotting
+from vae import report
+from vae import settings
+from vae import sweep
+from vae.errors import UserInputError
+
+# The TC each method estimates (β-TCVAE's batch estimate, FactorVAE's discriminator's), as `tc`.
+_TC_OF = {'beta_tcvae': 'tc', 'factor_vae': 'tc_estimate'}
+SCORES = (('discrete_mig', 'MIG'), ('factor_vae_eval_accuracy', 'FactorVAE score'),
+          ('disentanglement', 'DCI disentanglement'), ('sap_score', 'SAP'))
+COLUMNS = ('method', 'strength', 'seed', 'recon', 'kl', 'elbo', 'log_px', 'tc',
+           *(name for name, _ in SCORES))
+
+
+def parse_methods(methods) -> tuple[str, ...]:
+  """'beta_vae,factor_vae' (the command-line form) as a tuple of methods with a strength."""
+  names = tuple(m.strip() for m in methods.split(',') if m.strip())
+  allowed = tuple(m for m in objectives.STRENGTH_SETTINGS if m != 'vae')
+  if not names or any(m not in allowed for m in names):
+    raise UserInputError(f'--config.methods={methods!r} must list methods from: '
+                         f"{', '.join(allowed)}")
+  return names
+
+
+def method_config(config, method):
+  """`config` as the sweep of `method` over its `method_strengths` (checked, one-line errors)."""
+  config = config.copy_and_resolve_references()
+  config.method = method
+  values = config.method_strengths.get(method, '')
+  setting = objectives.STRENGTH_SETTINGS[method]
+  with config.unlocked():
+    config.strengths = ','.join(map(repr, settings.parse_values(
+        f'method_strengths.{method}', values, setting))) if values else ''
+    del config['method_strengths'], config['methods']
+  settings.check_config(config)
+  return config
+
+
+def rows(workdir, methods):
+  """The comparison's rows, one per finished model, in method order; {run: why excluded}."""
+  table, excluded = [], {}
+  for method in methods:
+    found, left_out = report.collect(os.path.join(workdir, method))
+    excluded.update({f'{method}/{run}': why for run, why in left_out.items()})
+    for row in found:
+      table.append({**row, 'tc': row.get(_TC_OF.get(method))})
+  return table, excluded
+
+
+def _cell(value):
+  return '' if value is None else f'{value:.4g}'
+
+
+def markdown(table, excluded):
+  lines = ['# The methods compared', '',
+           'recon, kl, elbo and log_px (the importance-weighted bound) in nats per example on the '
+           'eval set; tc is the method\'s own estimate of the total correlation (β-TCVAE: the '
+           'batch estimator it trains with; FactorVAE: the discriminator\'s).', '',
+           '| ' + ' | '.join(COLUMNS) + ' |', '|' + '---|' * len(COLUMNS)]
+  for row in table:
+    cells = [row['method'], f"{row['strength']:g}", str(row['seed'])]
+    lines.append('| ' + ' | '.join(cells + [_cell(row.get(c)) for c in COLUMNS[3:]]) + ' |')
+  if excluded:
+    lines += ['', '## Excluded runs', '', *[f'- {d}: {why}' for d, why in sorted(excluded.items())]]
+  return '\n'.join(lines) + '\n'
+
+
+def write_comparison(workdir, methods):
+  """methods.csv, methods.md and figures/methods_tradeoff.png from the sweeps' files."""
+  table, excluded = rows(workdir, methods)
+  if not table:
+    return table, excluded
+  report.write_csv(os.path.join(workdir, 'methods.csv'), table, COLUMNS)
+  files.write_atomic(os.path.join(workdir, 'methods.md'), markdown(table, excluded))
+  points = {}
+  for row in table:
+    points.setdefault(row['method'], []).append(row)
+  plotting.save_method_tradeoff(os.path.join(workdir, 'figures', 'methods_tradeoff.png'),
+                                points, SCORES)
+  return table, excluded
+
+
+def run(config, workdir):
+  """Sweeps every method (resuming), writes each sweep's report and the comparison."""
+  methods = parse_methods(config.methods)
+  configs = {m: method_config(config, m) for m in methods}  # Every error before any file.
+  files.prepare_directory(workdir)
+  lock = files.DirectoryLock(workdir)
+  try:
+    files.remove_temporaries(workdir, os.path.join(workdir, 'figures'))
+    for method in methods:
+      sweep.run(configs[method], os.path.join(workdir, method))
+    return write_comparison(workdir, methods)
+  finally:
+    lock.release()
