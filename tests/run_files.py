@@ -49,7 +49,8 @@ def _final_params(run_dir):
   step = checkpoints.intact_steps()[0]
   _, dataset, state = run_state.restore_run(run_dir)
   del dataset
-  return step, [np.asarray(x) for x in jax.tree.leaves((state.params, state.opt_state))]
+  trained = (state.params, state.opt_state, state.strength, state.critic)
+  return step, [np.asarray(x) for x in jax.tree.leaves(trained)]
 
 
 def _without_timings(value):

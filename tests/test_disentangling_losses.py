@@ -424,7 +424,7 @@ def _leading_tc_bias(mean_covariance, s, batch, estimator):
   mixture of all B, own posterior included: that term adds v/B in expectation (E_x E_z|x[q(z|x)
   /q(z)] = 1 + v) and the variance takes v/(2B), so the bias is +(v − Σ_d v_d)/(2B). The next
   order, +E[δ³]/3 with δ = q̂/q − 1 a mean of right-skewed ratios, is of the other sign, so these
-  leading terms overstate the bias at the batch sizes used (measured: 0.5-0.6 of it at 1024).
+  leading terms overstate the bias at the batch sizes used (measured: 0.45–0.65 of it at 1024).
   """
   excess = _mixture_relative_variance(mean_covariance, s) - sum(
       _mixture_relative_variance(mean_covariance[d:d + 1, d:d + 1], s)
@@ -512,7 +512,7 @@ def test_batch_tc_approaches_the_gaussian_aggregates_closed_form_as_the_batch_gr
 
 def test_mss_tc_of_independent_gaussian_latents_is_near_zero_at_the_largest_batch():
   # Σ_μ = I: the aggregate N(0, (1 + s²)I) factorizes, so its TC is 0; the allowance is the
-  # leading-order bias as above (0.010 nats at B = 1024; measured ≈ −0.005).
+  # leading-order bias as above (0.010 nats at B = 1024; measured −0.005 to −0.006).
   largest = max(_TC_BATCHES)
   tcs, exact = _gaussian_code_tcs(np.random.default_rng(21), np.eye(3), largest,
                                   _TC_BATCHES[largest], 'mss')
@@ -577,7 +577,7 @@ _CRITIC_STEPS = 2000
 _CRITIC_BATCH = 256
 # Adam at 1e-3, cosine-decayed to 1e-4: the reference's 1e-4 with β₁ 0.5, β₂ 0.9 is for its long
 # runs alongside the VAE. A constant 1e-3 leaves the last iterate jittering (its TC estimate
-# ranged 0.56–0.72 over seeds for 0.67); the decay settles it (0.61–0.65).
+# ranged 0.56–0.72 over seeds for 0.67); the decay settles it (0.61–0.66).
 _CRITIC_TX = optax.adam(optax.cosine_decay_schedule(1e-3, _CRITIC_STEPS, alpha=0.1))
 
 
@@ -622,13 +622,13 @@ def test_trained_discriminator_estimates_the_total_correlation(correlated):
   rms_error = np.sqrt(np.mean((log_ratio - exact)**2))
   if correlated:
     analytic = _gaussian_tc(covariance)
-    # 15%: over seeds the estimate came out 1–9% low (a 64-wide piecewise-linear net under-fits
+    # 15%: over seeds the estimate came out 3–9% low (a 64-wide piecewise-linear net under-fits
     # the quadratic log-ratio in the tails); a swapped class or an unpermuted batch gives ≤ 0.
     assert abs(log_ratio.mean() - analytic) < 0.15 * analytic
-    # Pointwise too: the ratio explains > 84% of the exact log-ratio's variance (measured 92%).
+    # Pointwise too: the ratio explains > 84% of the exact log-ratio's variance (measured 92–94%).
     assert rms_error < 0.4 * exact.std()
   else:
     # Exact ratio 0 everywhere. 0.05 nats is 7% of the correlated code's TC; what is left after
-    # training is the last iterate's noise (means within ±0.011, RMS 0.022–0.025 over seeds).
+    # training is the last iterate's noise (means within ±0.011, RMS 0.020–0.033 over seeds).
     assert abs(log_ratio.mean()) < 0.05
     assert rms_error < 0.1  # Flat, not a cancellation of positive and negative regions.

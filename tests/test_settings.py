@@ -85,6 +85,8 @@ def _with(config, name, value):
      '20 (MIG, modularity and the unsupervised scores histogram the codes into 20 bins)'),
     ('disentanglement.num_train', 19, '--config.disentanglement.num_train=19 must be an integer'),
     ('disentanglement.num_test', 1, '--config.disentanglement.num_test=1 must be an integer >= 2'),
+    ('disentanglement.representations', 'sampled',
+     "--config.disentanglement.representations='sampled' must be 'mean' or 'mean,sampled'"),
     ('disentanglement.sampled_num_eval', -3,
      '--config.disentanglement.sampled_num_eval=-3 must be a positive integer'),
     ('disentanglement.sampled_num_train', 2.5,

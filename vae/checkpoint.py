@@ -128,10 +128,9 @@ class Checkpoints:
     path = os.path.join(self._path(step), _STATE)
     checkpointer = ocp.Checkpointer(ocp.StandardCheckpointHandler())
     stored = checkpointer.metadata(path).item_metadata.tree
-    trained = {name: value for name, value in _saved(state).items() if name in ('params', 'critic')}
-    stored_shapes = {name: jax.tree.map(lambda m: tuple(m.shape), stored[name])
-                     for name in ('params', 'critic') if name in stored}
-    if stored_shapes != jax.tree.map(lambda a: tuple(a.shape), trained):
+    shapes = lambda tree: jax.tree.map(lambda a: tuple(a.shape), tree)  # noqa: E731
+    networks = lambda tree: (tree['params'], tree.get('critic', {}).get('params'))  # noqa: E731
+    if shapes(networks(stored)) != shapes(networks(_saved(state))):
       raise UserInputError(
           f'checkpoint at step {step} in {self.directory} has another model shape than this '
           'config (--config.method/model/latents/hidden/likelihood/discriminator_* or the '

@@ -139,6 +139,10 @@ def sweep_strengths(config) -> tuple[float, ...]:
 
 
 def _check_disentanglement(sizes):
+  scored = sizes.get('representations', 'mean').split(',')
+  if 'mean' not in scored or not set(scored) <= {'mean', 'sampled'}:
+    raise UserInputError(f"--config.disentanglement.representations={sizes.representations!r} "
+                         "must be 'mean' or 'mean,sampled'")
   for name, (least, why) in _DISENTANGLEMENT_SIZES.items():
     if name not in sizes:
       continue

@@ -38,4 +38,5 @@ def get_config():
   config.disentanglement = default.disentanglement_config(
       num_train=500, num_test=250, sampled_num_train=50, sampled_num_eval=30,
       num_variance_estimate=500)
+  config.disentanglement.representations = 'mean'  # Half the suite's time; the table reads it.
   return config

@@ -28,6 +28,6 @@ def get_config():
   config.checkpoint_every_steps = 10_000
   config.annealed_steps = 100_000
   config.num_importance_samples = 5000
-  config.importance_chunk_size = 500
+  config.importance_chunk_size = 100
   config.disentanglement = default.disentanglement_config()
   return config

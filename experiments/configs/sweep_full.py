@@ -21,6 +21,6 @@ def get_config():
   config.eval_every_steps = 10_000
   config.checkpoint_every_steps = 10_000
   config.num_importance_samples = 5000  # The published log p(x) evaluation.
-  config.importance_chunk_size = 500
+  config.importance_chunk_size = 100
   config.disentanglement = sweep_beta.default.disentanglement_config()
   return config

@@ -29,6 +29,7 @@ from vae.evaluation import sap
 from vae.evaluation import unsupervised
 
 RESULT_FILE = 'eval_disentanglement.json'
+REPRESENTATIONS = ('mean', 'sampled')
 
 
 def _fixed_shape(fn, batch_size):
@@ -105,11 +106,17 @@ def evaluate_representation(dataset, encode_fn, key, sizes):
 
 
 def evaluate_state(state, dataset, key, sizes):
-  """{'mean': scores, 'sampled': scores, 'sizes': ..., 'seconds': ...} for one model."""
+  """{'mean': scores, 'sampled': scores, 'sizes': ..., 'seconds': ...} for one model.
+
+  `sizes.representations` (default both) says which representations are scored; the mean one is
+  always among them, as the summaries read it.
+  """
   start = time.perf_counter()
   representation_key, noise_key = jax.random.split(key)
+  scored = sizes.get('representations', ','.join(REPRESENTATIONS)).split(',')
   results = {name: evaluate_representation(dataset, encode_fn, representation_key, sizes)
-             for name, encode_fn in _encoders(state, noise_key, sizes.encode_batch_size).items()}
+             for name, encode_fn in _encoders(state, noise_key, sizes.encode_batch_size).items()
+             if name in scored}
   results['sizes'] = sizes.to_dict()
   results['seconds'] = time.perf_counter() - start
   return results

@@ -1,0 +1,65 @@
+"""The method comparison end to end on the tiny config: each method a sweep, then one table."""
+
+import csv
+import os
+
+import pytest
+
+from experiments.configs import methods_test
+from vae import method_comparison
+from vae.errors import UserInputError
+
+
+def _config():
+  config = methods_test.get_config()
+  config.methods = 'factor_vae,beta_tcvae'
+  config.method_strengths.factor_vae = '10,40'
+  config.method_strengths.beta_tcvae = '1,6'
+  config.disentanglement.representations = 'mean'
+  return config
+
+
+@pytest.mark.slow  # 75 s; `.ci/run` runs it after the fast suite.
+def test_two_methods_give_one_table_and_figure(tmp_path):
+  workdir = str(tmp_path / 'compare')
+  table, excluded = method_comparison.run(_config(), workdir)
+  assert not excluded
+  assert [(r['method'], r['strength']) for r in table] == [
+      ('factor_vae', 10.0), ('factor_vae', 40.0), ('beta_tcvae', 1.0), ('beta_tcvae', 6.0)]
+  with open(os.path.join(workdir, 'methods.csv')) as f:
+    written = list(csv.DictReader(f))
+  assert list(written[0]) == list(method_comparison.COLUMNS)
+  for row in written:
+    for name in method_comparison.COLUMNS[3:]:
+      assert row[name] != '', (row['method'], name)  # Both methods estimate a TC.
+    assert float(row['log_px']) == pytest.approx(
+        float(row['elbo']) + float(next(r for r in table if r['method'] == row['method'] and
+                                        r['strength'] == float(row['strength']))['elbo_gap']),
+        rel=1e-5)
+  # Each method is a sweep of its own, with its summary and runs named by method and value.
+  for method, value in (('factor_vae', 10), ('beta_tcvae', 6)):
+    run = os.path.join(workdir, method, 'runs', f'{method}_{value}_seed_0')
+    assert os.path.exists(os.path.join(run, 'complete.json'))
+    assert os.path.exists(os.path.join(workdir, method, 'summary.md'))
+  assert os.path.getsize(os.path.join(workdir, 'figures', 'methods_tradeoff.png')) > 0
+  with open(os.path.join(workdir, 'methods.md')) as f:
+    assert '| factor_vae | 40 | 0 |' in f.read()
+  # Re-running finds everything finished and rewrites the same table.
+  with open(os.path.join(workdir, 'methods.csv')) as f:
+    before = f.read()
+  method_comparison.run(_config(), workdir)
+  with open(os.path.join(workdir, 'methods.csv')) as f:
+    assert f.read() == before
+
+
+@pytest.mark.parametrize('methods,message', [
+    ('beta_vae,ae', "--config.methods='beta_vae,ae' must list methods from: beta_vae, "
+                    'beta_tcvae, factor_vae, dip_vae_i, dip_vae_ii, annealed_vae'),
+    ('', "--config.methods='' must list methods from:"),
+])
+def test_bad_methods_are_one_line_errors_before_any_file(methods, message, tmp_path):
+  config = _config()
+  config.methods = methods
+  with pytest.raises(UserInputError, match='^' + message):
+    method_comparison.run(config, str(tmp_path / 'never'))
+  assert not (tmp_path / 'never').exists()
