@@ -67,6 +67,8 @@ def test_every_output_file(finished_sweep):
     with open(os.path.join(run, 'eval_disentanglement.json')) as f:
       scores = json.load(f)
     assert scores['step'] == config.num_train_steps
+    likelihood = scores['likelihood']
+    assert likelihood['elbo_gap'] == pytest.approx(likelihood['log_px'] - likelihood['elbo'])
     for representation in ('mean', 'sampled'):
       assert 0 <= scores[representation]['discrete_mig'] <= 1
   for name in ('summary.csv', 'summary.json', 'summary.md', 'figures/strength_tradeoff.png',

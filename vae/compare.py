@@ -35,16 +35,6 @@ COLUMNS = ('method', 'recon_clean', 'recon_corrupted', 'mean_abs_code', 'inactiv
 _FIGURE_COLUMNS = 8
 
 
-def parse_methods(methods) -> tuple[str, ...]:
-  """'ae,sparse_ae' (the command-line form) as a tuple of known method names."""
-  names = tuple(m.strip() for m in methods.split(',') if m.strip())
-  unknown = [m for m in names if m not in objectives.METHODS]
-  if not names or unknown:
-    raise UserInputError(f'--config.methods={methods!r} must list methods from: '
-                         f"{', '.join(objectives.METHODS)}")
-  return names
-
-
 def method_config(config, method):
   """`config` as the single run of `method`."""
   config = config.copy_and_resolve_references()
@@ -143,7 +133,7 @@ def compare_autoencoders(config, workdir):
 
   Returns the rows (one dict per method, COLUMNS plus `code_std`).
   """
-  configs = [method_config(config, m) for m in parse_methods(config.methods)]
+  configs = [method_config(config, m) for m in settings.parse_methods(config.methods, objectives.METHODS)]
   for method_cfg in configs:  # Every setting is checked before anything is written.
     settings.check_config(method_cfg)
   if config.num_test_examples < _FIGURE_COLUMNS:

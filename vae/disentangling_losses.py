@@ -129,7 +129,10 @@ def beta_tcvae_loss(x, outputs, beta, likelihood: Likelihood, dataset_size, esti
   `estimator` ('mws' or 'mss', static) picks the batch estimator of q(z). MI + TC + dim_KL is
   the sampled KL, so β = 1 is the VAE's loss up to that KL's sampling noise. `mws` is what the
   reference study trains with (disentanglement_lib drops its constants) but its logged terms are
-  offset (`log_importance_weights`); `mss` logs them with little bias, its weights summing to 1.
+  offset (`log_importance_weights`); `mss`'s weights sum to 1, so its terms are nats, biased
+  low by O(1/B) (log of an unbiased q̂): little for overlapping posteriors or large batches, but
+  with confident posteriors at B = 64 its TC can be 0.2–0.7 nats low, even negative (measured in
+  tests/test_disentangling_losses.py).
   """
   recon, kl_per_dim = _base_terms(x, outputs, likelihood)
   terms = tc_decomposition(outputs['z'], outputs['mean'], outputs['logvar'], dataset_size,

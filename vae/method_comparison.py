@@ -17,24 +17,14 @@ from vae import plotting
 from vae import report
 from vae import settings
 from vae import sweep
-from vae.errors import UserInputError
 
 # The TC each method estimates (β-TCVAE's batch estimate, FactorVAE's discriminator's), as `tc`.
 _TC_OF = {'beta_tcvae': 'tc', 'factor_vae': 'tc_estimate'}
 SCORES = (('discrete_mig', 'MIG'), ('factor_vae_eval_accuracy', 'FactorVAE score'),
           ('disentanglement', 'DCI disentanglement'), ('sap_score', 'SAP'))
+SWEPT_METHODS = tuple(m for m in objectives.STRENGTH_SETTINGS if m != 'vae')  # vae = beta_vae.
 COLUMNS = ('method', 'strength', 'seed', 'recon', 'kl', 'elbo', 'log_px', 'tc',
            *(name for name, _ in SCORES))
-
-
-def parse_methods(methods) -> tuple[str, ...]:
-  """'beta_vae,factor_vae' (the command-line form) as a tuple of methods with a strength."""
-  names = tuple(m.strip() for m in methods.split(',') if m.strip())
-  allowed = tuple(m for m in objectives.STRENGTH_SETTINGS if m != 'vae')
-  if not names or any(m not in allowed for m in names):
-    raise UserInputError(f'--config.methods={methods!r} must list methods from: '
-                         f"{', '.join(allowed)}")
-  return names
 
 
 def method_config(config, method):
@@ -97,7 +87,7 @@ def write_comparison(workdir, methods):
 
 def run(config, workdir):
   """Sweeps every method (resuming), writes each sweep's report and the comparison."""
-  methods = parse_methods(config.methods)
+  methods = settings.parse_methods(config.methods, SWEPT_METHODS)
   configs = {m: method_config(config, m) for m in methods}  # Every error before any file.
   files.prepare_directory(workdir)
   lock = files.DirectoryLock(workdir)

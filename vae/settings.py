@@ -104,6 +104,16 @@ def _check_seeds(config):
         f'last seed, seed + num_seeds - 1, <= {MAX_SEED}')
 
 
+def parse_methods(methods, allowed) -> tuple[str, ...]:
+  """'ae,sparse_ae' (a comparison's `methods`, the command-line form) as a tuple of names from
+  `allowed`."""
+  names = tuple(m.strip() for m in methods.split(',') if m.strip())
+  if not names or any(m not in allowed for m in names):
+    raise UserInputError(f'--config.methods={methods!r} must list methods from: '
+                         f"{', '.join(allowed)}")
+  return names
+
+
 def parse_values(name, values, symbol) -> tuple[float, ...]:
   """A sweep's list setting `name` ('1,2,4' or a sequence of numbers, each >= 0; +inf allowed,
   not NaN) as sorted unique floats; `symbol` names one value in the message ('β', 'gamma')."""

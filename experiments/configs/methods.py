@@ -28,11 +28,11 @@ def get_config():
   config.hidden = 500
   config.learning_rate = 1e-3
   config.batch_size = 64
-  config.num_train_steps = 1000
+  config.num_train_steps = 600
   config.log_every_steps = 100
-  config.eval_every_steps = 500
-  config.checkpoint_every_steps = 500
-  config.annealed_steps = 500  # C(t) reaches C_max halfway through, as T = 100k of 300k would.
+  config.eval_every_steps = 300
+  config.checkpoint_every_steps = 300
+  config.annealed_steps = 300  # C(t) reaches C_max halfway through, as T = 100k of 300k would.
   config.num_importance_samples = 100
   config.importance_chunk_size = 100
   config.disentanglement = default.disentanglement_config(

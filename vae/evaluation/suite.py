@@ -123,11 +123,16 @@ def evaluate_state(state, dataset, key, sizes):
 
 
 def write_scores(workdir, config, dataset, state, sizes=None):
-  """Scores `state` (the model of `config`) and writes `workdir/eval_disentanglement.json`."""
+  """Scores `state` (the model of `config`) and writes `workdir/eval_disentanglement.json`,
+  with the final eval row's `elbo`, `log_px` and `elbo_gap` under `likelihood` when it has them."""
   sizes = sizes or config.disentanglement
   results = evaluate_state(state, dataset, train.named_keys(config.seed)['disentanglement'],
                            sizes)
   results['step'] = int(state.step)
+  # The final evaluation's log p(x) beside the scores, so this one file describes the model.
+  row = run_state.final_eval_row(workdir, results['step']) or {}
+  if 'log_px' in row:
+    results['likelihood'] = {name: row[name] for name in ('elbo', 'log_px', 'elbo_gap')}
   files.write_json_atomic(os.path.join(workdir, RESULT_FILE), results)
   return results
 
