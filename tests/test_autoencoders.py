@@ -11,7 +11,6 @@ from vae import run_loop
 from vae import compare
 from vae import corruptions
 from vae import objectives
-from vae import train
 from vae.errors import UserInputError
 from vae.metric_writer import read_metrics
 

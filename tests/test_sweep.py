@@ -16,7 +16,6 @@ from vae import report
 from vae import run_state
 from vae import settings
 from vae import sweep
-from vae import train
 from vae.errors import UserInputError
 from vae.metric_writer import read_metrics
 
