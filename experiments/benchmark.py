@@ -15,6 +15,13 @@ Cases:
   sweep          --sweep_models conv models, stacked and `jax.vmap`ped through
                  `train.train_steps` as the β sweep runs them, against the same models one after
                  the other; steps_per_s counts model-steps.
+  encoder        the conv encoder on 64×64 dSprites as the disentanglement suite drives it:
+                 --encoder_points observations drawn, rendered and encoded (mean and sampled
+                 codes, one pass) in one program; images/s and FLOPs are the forward pass's.
+                 `beta_vae_images_per_s`: the same through the BetaVAE score's pair batches.
+  suite          `suite.evaluate_state` on one conv model (the default config, trained for
+                 --suite_train_steps fused steps from its initialisation) at the default
+                 disentanglement sizes × --suite_scale; wall seconds and each metric's share.
 
 Timing: each case runs --repeats timed windows after a warm-up and keeps the fastest, so that
 other processes on a shared machine disturb the figures as little as possible. Every window also
@@ -45,10 +52,13 @@ from experiments.configs import mlp as mlp_config
 from vae import models
 from vae import train
 from vae.data import dsprites
+from vae.evaluation import sampled_scores
+from vae.evaluation import suite
 
 _ALL_CASES = ('peak_matmul', 'mlp_vae', 'mlp_vae_scan', 'conv_vae', 'conv_vae_scan', 'renderer',
-              'sweep')
-_CASES = flags.DEFINE_list('cases', list(_ALL_CASES),
+              'sweep', 'encoder', 'suite')
+_DEFAULT_CASES = _ALL_CASES[:-1]  # The suite case runs for minutes: only when asked for.
+_CASES = flags.DEFINE_list('cases', list(_DEFAULT_CASES),
                            f'Cases to run, in order; peak_matmul always runs. Any of {_ALL_CASES}.')
 _REPEATS = flags.DEFINE_integer('repeats', 7, 'Timed windows per case; the fastest is kept.')
 _WINDOW_STEPS = flags.DEFINE_integer('window_steps', 5,
@@ -61,6 +71,14 @@ _GLIBC_HEAP = flags.DEFINE_bool(
     'glibc_heap', False, 'Before JAX starts, make glibc keep freed memory (one arena, no mmap, no '
     'trim), so that the temp buffer XLA:CPU allocates per call is not page-faulted in again '
     'every step (notes/performance.md).')
+_ENCODER_POINTS = flags.DEFINE_integer('encoder_points', 8192,
+                                       'Observations encoded per timed window of `encoder`.')
+_SUITE_SCALE = flags.DEFINE_float(
+    'suite_scale', 1.0, 'Multiplies every size of the default disentanglement config in `suite` '
+    '(1: the published sizes; e.g. 0.05 for a quick run). The batch size stays 64.')
+_SUITE_TRAIN_STEPS = flags.DEFINE_integer(
+    'suite_train_steps', 300, 'Fused training steps of the model `suite` scores (0: scored at '
+    'its initialisation, where most codes have collapsed).')
 _PEAK_SIZES = flags.DEFINE_list('peak_sizes', ['512', '1024', '2048'],
                                 'Square matmul sizes tried for the peak; the fastest is the peak.')
 
@@ -88,10 +106,10 @@ def best_seconds(run, repeats):
   return min(walls), min(cpus)
 
 
-def layer_macs(params, side):
+def layer_macs(params, side, parts=('encoder', 'decoder')):
   """Forward multiply-adds per example of every kernel, from its shape and the image side."""
   macs = []
-  for part in ('encoder', 'decoder'):
+  for part in parts:
     for name, layer in params[part].items():
       kernel, index = layer['kernel'], int(name.rsplit('_', 1)[1])
       if kernel.ndim == 2:
@@ -265,13 +283,83 @@ def renderer(results):
   return out
 
 
+def encoder_flops(params, side):
+  """Forward FLOPs of the encoder per image (the suite needs no gradient)."""
+  return 2 * sum(layer_macs(params, side, parts=('encoder',)))
+
+
+def encoder_case(peak):
+  """The suite's in-graph encoder pass: images/s and fraction of peak of the conv encoder."""
+  config = default_config.get_config()
+  state = _state(config, dsprites.IMAGE_SHAPE)
+  data, encoder = dsprites.dataset(), suite._encoder(state, suite.REPRESENTATIONS)
+  points, keys = _ENCODER_POINTS.value, (jax.random.key(1), jax.random.key(2))
+  batch = config.disentanglement.sampled_batch_size
+  pairs = max(1, points // (2 * batch))  # BetaVAE points: 2·batch observations each.
+  per_step = config.disentanglement.encode_batch_size  # What the suite passes.
+  codes = functools.partial(sampled_scores.codes_and_factors, data, encoder, *keys, points,
+                            per_step)
+  beta = functools.partial(sampled_scores._points, data, encoder, *keys, batch, pairs, 2,
+                           sampled_scores._pair_distance, per_step)
+  start = time.perf_counter()
+  codes(), beta()
+  compile_s = time.perf_counter() - start  # The first calls compile (and run once).
+  wall, cpu = best_seconds(codes, _REPEATS.value)
+  beta_wall, _ = best_seconds(beta, _REPEATS.value)
+  flops = encoder_flops(state.params, dsprites.IMAGE_SHAPE[0])
+  return {'case': 'encoder', 'images_per_s': points / wall, 'model_flops_per_image': flops,
+          'flops_per_s': flops * points / wall,
+          'fraction_of_peak': flops * points / wall / peak['flops_per_s'],
+          'fraction_of_peak_cpu': flops * points / cpu / peak['flops_per_cpu_s'],
+          'beta_vae_images_per_s': 2 * batch * pairs / beta_wall,
+          'beta_vae_fraction_of_peak': flops * 2 * batch * pairs / beta_wall / peak['flops_per_s'],
+          'observations_per_step': per_step, 'compile_s': compile_s}
+
+
+def _scaled_sizes(scale):
+  """The default disentanglement sizes × `scale` (at least one point each; batch unchanged)."""
+  names = ('num_train', 'num_test', 'sampled_num_train', 'sampled_num_eval',
+           'num_variance_estimate')
+  defaults = default_config.disentanglement_config()
+  return default_config.disentanglement_config(
+      sampled_batch_size=defaults.sampled_batch_size,
+      **{name: max(2, round(defaults[name] * scale)) for name in names})
+
+
+def suite_case():
+  """`suite.evaluate_state` on one conv model: wall seconds, and seconds and share per metric."""
+  config = default_config.get_config()
+  state = _state(config, dsprites.IMAGE_SHAPE)
+  if _SUITE_TRAIN_STEPS.value:
+    state = jax.block_until_ready(_fused_steps(
+        state, jax.random.key(1), dsprites.sample, config.batch_size, _SUITE_TRAIN_STEPS.value)[0])
+  sizes = _scaled_sizes(_SUITE_SCALE.value)
+  cpu = time.process_time()
+  results = suite.evaluate_state(state, dsprites.dataset(), jax.random.key(2), sizes)
+  stages = results['stage_seconds']
+  return {'case': 'suite', 'seconds': results['seconds'], 'cpu_s': time.process_time() - cpu,
+          'train_steps': _SUITE_TRAIN_STEPS.value, 'sizes': sizes.to_dict(),
+          'stage_seconds': stages,
+          'stage_share': {name: t / results['seconds'] for name, t in stages.items()},
+          'scores': {name: results[name] for name in suite.REPRESENTATIONS if name in results}}
+
+
+def _suite_table(result):
+  rows = [('metric', 'seconds', 'share')] + [
+      (name, f'{t:.1f}', f"{result['stage_share'][name]:.0%}")
+      for name, t in sorted(result['stage_seconds'].items(), key=lambda item: -item[1])]
+  rows.append(('total', f"{result['seconds']:.1f}", '100%'))
+  widths = [max(len(row[i]) for row in rows) for i in range(3)]
+  return '\n'.join('  '.join(c.rjust(w) for c, w in zip(row, widths)) for row in rows)
+
+
 def _table(results):
   header = ('case', 'steps/s', 'images/s', 'GFLOP/step', 'XLA GFLOP/step', 'GFLOP/s',
             'of peak', 'of peak (CPU s)', 'compile s')
   rows = [header]
   for r in results:
     cells = [r.get('steps_per_s'), r.get('images_per_s'),
-             r.get('model_flops_per_step', 0) / 1e9 or None,
+             r.get('model_flops_per_step', r.get('model_flops_per_image', 0)) / 1e9 or None,
              r.get('xla_flops_per_step', 0) / 1e9 or None, r.get('flops_per_s', 0) / 1e9 or None]
     cells = [r['case']] + ['' if c is None else f'{c:.3g}' for c in cells] + [
         f"{r[k]:.0%}" if k in r else '' for k in ('fraction_of_peak', 'fraction_of_peak_cpu')
@@ -299,6 +387,10 @@ def main(argv):
       result = renderer(results)
     elif name == 'sweep':
       result = sweep_case(peak)
+    elif name == 'encoder':
+      result = encoder_case(peak)
+    elif name == 'suite':
+      result = suite_case()
     elif name.endswith('_scan'):
       result = scan_case(name, peak)
     else:
@@ -306,6 +398,9 @@ def main(argv):
     results.append(result)
     print(json.dumps(result), flush=True)
   print(_table(results))
+  for result in results:
+    if result['case'] == 'suite':
+      print(_suite_table(result))
 
 
 if __name__ == '__main__':

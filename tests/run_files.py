@@ -24,7 +24,8 @@ from vae import metric_writer
 from vae import run_loop
 from vae import run_state
 
-TIMINGS = ('steps_per_s', 'seconds')  # Wall-clock values: the only ones two runs may differ in.
+TIMINGS = ('steps_per_s', 'seconds', 'stage_seconds')  # Wall-clock values: the only ones two
+# runs may differ in.
 
 
 def tensorboard_points(workdir):

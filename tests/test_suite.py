@@ -8,7 +8,6 @@ import sys
 import pytest
 
 from vae import run_loop
-from vae import train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -46,6 +45,10 @@ def test_every_score_in_its_valid_range(config, tmp_path):
       assert values[name] >= 0.0, (representation, name, values[name])
     for name in ('active_latents', 'factor_vae_num_active_dims'):
       assert 0 <= values[name] <= config.latents
+  # Every metric is timed (the suite benchmark reports their shares).
+  assert set(scores['stage_seconds']) == {
+      'encoding', 'active_units', 'mig', 'dci', 'sap', 'modularity', 'unsupervised', 'beta_vae',
+      'factor_vae'}
 
 
 @pytest.mark.parametrize('make', ['missing', 'untrained'])

@@ -5,7 +5,7 @@ distinct values) when there are at most ``max_bins`` distinct values, else
 ``max_bins − 1`` gap-aware quantile thresholds. :func:`prepare` also keeps
 what every boosting stage reuses: the one-hot bin matrix whose products give
 histograms, per-bin value ranges, and each feature's sorted sample order
-(for the exact refinement of splits on coarse bins).
+(for the exact search inside bins).
 """
 
 from typing import Any, NamedTuple
@@ -56,7 +56,7 @@ class BinnedData(NamedTuple):
   bin_max: np.ndarray      # [F, B] largest training value in each bin
   order: np.ndarray        # [F, N] samples sorted by value, per feature
   bin_start: np.ndarray    # [F, B + 1] where each bin starts in that order
-  coarse: np.ndarray       # [F] bool: bins hold several distinct values
+  inner: np.ndarray        # [F, B] bool: the bin holds several distinct values
 
 
 def prepare(x_train, x_test, max_bins):
@@ -81,6 +81,7 @@ def prepare(x_train, x_test, max_bins):
   order = np.argsort(x_train, axis=0, kind='stable').T.copy()
   bin_start = np.zeros((num_features, num_bins + 1), np.intp)
   bin_start[:, 1:] = np.cumsum(count, axis=1)
-  coarse = np.array([np.unique(column).size > max_bins for column in x_train.T])
+  # Only such bins have cuts inside them to search exactly.
+  inner = bin_min < bin_max
   return BinnedData(binned.T.copy(), x_train.T.copy(), x_test.T.copy(), onehot,
-                    count, bin_min, bin_max, order, bin_start, coarse)
+                    count, bin_min, bin_max, order, bin_start, inner)

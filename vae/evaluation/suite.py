@@ -6,14 +6,12 @@ representation. Keys are each metric's own, except the two classifier scores who
 `train_accuracy`/`eval_accuracy` would collide: those carry `beta_vae_` / `factor_vae_` prefixes.
 """
 
-import hashlib
-import itertools
+import dataclasses
 import os
 import time
+from typing import Any
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
 from vae import distributions
 from vae import files
@@ -32,93 +30,110 @@ RESULT_FILE = 'eval_disentanglement.json'
 REPRESENTATIONS = ('mean', 'sampled')
 
 
-def _fixed_shape(fn, batch_size):
-  """`fn` applied in chunks of exactly `batch_size` rows (the last one padded): one compile."""
+@dataclasses.dataclass(frozen=True)
+class _Representations:
+  """(params, x, key) -> {name: codes} of `names` among 'mean' (E_q[z|x]) and 'sampled'
+  (z ~ q(z|x), ε from `key`), from one encoder pass: every representation sees the same
+  observations.
 
-  def apply(x):
-    x = np.asarray(x)
-    outputs = []
-    for start in range(0, len(x), batch_size):
-      chunk = x[start:start + batch_size]
-      padded = np.concatenate([chunk, np.zeros((batch_size - len(chunk), *x.shape[1:]), x.dtype)])
-      outputs.append(np.asarray(fn(padded))[:len(chunk)])
-    return np.concatenate(outputs)
-
-  return apply
-
-
-def _encoders(state, key, batch_size):
-  """{'mean': x -> E_q[z|x], 'sampled': x -> z ~ q(z|x)} sharing one cached encoder pass.
-
-  Both representations are scored on the same observations (the same keys), so each array of
-  observations goes through the encoder once; the sampled codes add σ·ε with ε from `key`.
+  Hashable by value (flax modules are), so models of one architecture share the jitted programs
+  of the sampled scores: a second model compiles nothing.
   """
-  variables = {'params': state.params}
-  encode = _fixed_shape(jax.jit(lambda x: jnp.concatenate(
-      state.model.apply(variables, x, method=models.VAE.encode), axis=-1)), batch_size)
-  cache = {}
+  model: Any
+  names: tuple
 
-  def posterior(x):
-    x = np.ascontiguousarray(x)
-    digest = hashlib.blake2b(x.tobytes(), digest_size=16).digest() + repr(x.shape).encode()
-    if digest not in cache:
-      cache[digest] = np.split(encode(x), 2, axis=-1)
-    return cache[digest]
-
-  calls = itertools.count()  # Every sampled call draws fresh noise from its own key.
-
-  def sampled(x):
-    mean, logvar = posterior(x)
-    eps = jax.random.normal(jax.random.fold_in(key, next(calls)), mean.shape)
-    return np.asarray(distributions.sample_from_noise(mean, logvar, eps))
-
-  return {'mean': lambda x: posterior(x)[0], 'sampled': sampled}
+  def __call__(self, params, x, key):
+    mean, logvar = self.model.apply({'params': params}, x, method=models.VAE.encode)
+    codes = {'mean': mean}
+    if 'sampled' in self.names:
+      eps = jax.random.normal(key, mean.shape, mean.dtype)
+      codes['sampled'] = distributions.sample_from_noise(mean, logvar, eps)
+    return {name: codes[name] for name in self.names}
 
 
-def _codes_and_factors(dataset, encode_fn, key, num_points):
-  observations, factors = dataset.sample_with_factors(key, num_points)
-  return np.asarray(encode_fn(observations)), np.asarray(factors)
+def _encoder(state, names):
+  """The model's jittable encoder of the representations `names` (a tuple)."""
+  return sampled_scores.PureEncoder(_Representations(state.model, names), state.params)
 
 
 def _prefixed(prefix, scores):
   return {f'{prefix}_{name}': value for name, value in scores.items()}
 
 
-def evaluate_representation(dataset, encode_fn, key, sizes):
-  """Every score of one representation `encode_fn` (a flat dict of floats)."""
-  train_key, test_key, beta_key, factor_key = jax.random.split(key, 4)
-  codes_train, factors_train = _codes_and_factors(dataset, encode_fn, train_key, sizes.num_train)
-  codes_test, factors_test = _codes_and_factors(dataset, encode_fn, test_key, sizes.num_test)
+class _Stopwatch:
+  """Wall seconds per named stage, summed over the stage's calls."""
+
+  def __init__(self):
+    self.seconds = {}
+
+  def __call__(self, name, fn, *args, **kwargs):
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+    return result
+
+
+def _array_scores(codes_train, factors_train, codes_test, factors_test, timed):
+  """The scores of one representation's codes of the train and test points (a flat dict)."""
   split = (codes_train, factors_train, codes_test, factors_test)
-  scores = {**active_units.active_units(codes_train),
-            **mig.mig(codes_train, factors_train),
-            **dci.dci(*split),
-            **sap.sap(*split),
-            **modularity.modularity_explicitness(*split),
-            **unsupervised.unsupervised(codes_train)}
-  scores.update(_prefixed('beta_vae', sampled_scores.beta_vae_score(
-      dataset, encode_fn, beta_key, sizes.sampled_batch_size, sizes.sampled_num_train,
-      sizes.sampled_num_eval)))
-  scores.update(_prefixed('factor_vae', sampled_scores.factor_vae_score(
-      dataset, encode_fn, factor_key, sizes.sampled_batch_size, sizes.sampled_num_train,
-      sizes.sampled_num_eval, sizes.num_variance_estimate)))
-  return {name: float(value) for name, value in scores.items()}
+  return {**timed('active_units', active_units.active_units, codes_train),
+          **timed('mig', mig.mig, codes_train, factors_train),
+          **timed('dci', dci.dci, *split),
+          **timed('sap', sap.sap, *split),
+          **timed('modularity', modularity.modularity_explicitness, *split),
+          **timed('unsupervised', unsupervised.unsupervised, codes_train)}
+
+
+def evaluate_representations(dataset, encoder, key, noise_key, sizes, timed=None):
+  """{name: every score (a flat dict of floats)} of each representation of `encoder`.
+
+  Every representation is scored on the same observations, each set encoded once; `noise_key`
+  feeds the sampled representation's noise. `timed` (a `_Stopwatch`) collects the seconds of
+  each stage.
+  """
+  timed = timed or _Stopwatch()
+  train_key, test_key, beta_key, factor_key = jax.random.split(key, 4)
+  noise = jax.random.split(noise_key, 4)
+  # Observations encoded per step of the in-graph pass: throughput only, not the codes.
+  per_step = {'observations_per_step': sizes.encode_batch_size}
+  codes_train, factors_train = timed('encoding', sampled_scores.codes_and_factors, dataset,
+                                     encoder, train_key, noise[0], sizes.num_train, **per_step)
+  codes_test, factors_test = timed('encoding', sampled_scores.codes_and_factors, dataset,
+                                   encoder, test_key, noise[1], sizes.num_test, **per_step)
+  beta = timed('beta_vae', sampled_scores.beta_vae_scores, dataset, encoder, beta_key, noise[2],
+               sizes.sampled_batch_size, sizes.sampled_num_train, sizes.sampled_num_eval,
+               **per_step)
+  factor = timed('factor_vae', sampled_scores.factor_vae_scores, dataset, encoder, factor_key,
+                 noise[3], sizes.sampled_batch_size, sizes.sampled_num_train,
+                 sizes.sampled_num_eval, sizes.num_variance_estimate, **per_step)
+  results = {}
+  for name in codes_train:
+    scores = _array_scores(codes_train[name], factors_train, codes_test[name], factors_test,
+                           timed)
+    scores.update(_prefixed('beta_vae', beta[name]))
+    scores.update(_prefixed('factor_vae', factor[name]))
+    results[name] = {score: float(value) for score, value in scores.items()}
+  return results
 
 
 def evaluate_state(state, dataset, key, sizes):
-  """{'mean': scores, 'sampled': scores, 'sizes': ..., 'seconds': ...} for one model.
+  """{'mean': scores, 'sampled': scores, 'sizes', 'seconds', 'stage_seconds'} for one model.
 
   `sizes.representations` (default both) says which representations are scored; the mean one is
-  always among them, as the summaries read it.
+  always among them, as the summaries read it. `stage_seconds` is the wall time of each metric
+  (BetaVAE and FactorVAE include their own rendering and encoding; `encoding` is the train and
+  test points'), summed over the representations.
   """
   start = time.perf_counter()
   representation_key, noise_key = jax.random.split(key)
   scored = sizes.get('representations', ','.join(REPRESENTATIONS)).split(',')
-  results = {name: evaluate_representation(dataset, encode_fn, representation_key, sizes)
-             for name, encode_fn in _encoders(state, noise_key, sizes.encode_batch_size).items()
-             if name in scored}
+  names = tuple(name for name in REPRESENTATIONS if name in scored)
+  timed = _Stopwatch()
+  results = evaluate_representations(dataset, _encoder(state, names), representation_key,
+                                     noise_key, sizes, timed)
   results['sizes'] = sizes.to_dict()
   results['seconds'] = time.perf_counter() - start
+  results['stage_seconds'] = timed.seconds
   return results
 
 
