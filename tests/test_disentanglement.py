@@ -236,6 +236,7 @@ def test_zero_representation_scores_low():
   assert scores['num_active_dims'] == 0
 
 
+@pytest.mark.slow  # The exact DCI fits make it long; `.ci/run` runs it.
 def test_permuted_rows_representation_scores_low():
   # disentanglement_lib dci/modularity tests ("bad metric"): in [0, 0.2].
   scores = dci.dci(*train_test(permuted_rows, 1000, 500))
@@ -374,6 +375,7 @@ def test_other_bad_settings_raise():
                  continuous_factors=True)['sap_score'] > 0.9
 
 
+@pytest.mark.slow  # The exact DCI fits make it long; `.ci/run` runs it.
 def test_constant_factor_is_dropped():
   # A factor with one value has nothing to capture (and H = 0 for MIG): every
   # metric scores the remaining factors, as if it were absent.

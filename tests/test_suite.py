@@ -28,6 +28,7 @@ def _evaluate(workdir):
                         cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow  # The exact DCI fits make it long; `.ci/run` runs it.
 def test_every_score_in_its_valid_range(config, tmp_path):
   workdir = str(tmp_path / 'run')
   run_loop.train_and_evaluate(config, workdir)
