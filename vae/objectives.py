@@ -9,7 +9,6 @@ scalars; `kl_per_dim/i` keeps each latent's KL so a researcher sees which latent
 
 import dataclasses
 import functools
-from typing import Optional
 
 import jax
 import jax.numpy as jnp
@@ -204,11 +203,6 @@ class Objective:
                            f'{self.discriminator_learning_rate} must be > 0')
 
   @property
-  def strength_setting(self) -> Optional[str]:
-    """The config setting of the traced strength (`beta`, `gamma`, ...), None for autoencoders."""
-    return STRENGTH_SETTINGS.get(self.method)
-
-  @property
   def discriminator(self) -> disentangling_losses.Discriminator:
     return disentangling_losses.Discriminator(self.discriminator_hidden,
                                               self.discriminator_layers)
@@ -282,6 +276,13 @@ class Objective:
         discriminator.apply({'params': critic_params}, codes),
         discriminator.apply({'params': critic_params}, permuted))
     return loss + critic_loss, {**aux, **critic_aux}
+
+
+def strength_of(config) -> float:
+  """The strength `config` trains with, from its `STRENGTH_SETTINGS` setting (0 for an
+  autoencoder: it has none)."""
+  setting = STRENGTH_SETTINGS.get(config.method)
+  return float(config[setting]) if setting else 0.0
 
 
 def dataset_size(config, num_examples) -> int:

@@ -26,6 +26,7 @@ import numpy as np
 from vae import data
 from vae import memory
 from vae import models
+from vae import objectives
 from vae import preemption
 from vae import run_state
 from vae import settings
@@ -265,7 +266,7 @@ def train_members(config, members, group_size=None, score=None) -> list[MemberRe
 
 def train_and_evaluate(config, workdir):
   """Trains `config` in `workdir` (resuming from its checkpoints); returns the final eval row."""
-  member = run_state.Member(run_state.strength_of(config), config.seed, workdir)
+  member = run_state.Member(objectives.strength_of(config), config.seed, workdir)
   result = train_members(config, [member])[0]
   if result.failure:
     raise FloatingPointError(result.failure)

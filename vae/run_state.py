@@ -50,12 +50,6 @@ class Member:
   workdir: str
 
 
-def strength_of(config) -> float:
-  """The strength a single run of `config` trains with (0 for an autoencoder: it has none)."""
-  setting = objectives.STRENGTH_SETTINGS.get(config.method)
-  return float(config[setting]) if setting else 0.0
-
-
 def member_config(config, member: Member):
   """`config` with the member's own strength and seed: what a single run of that model uses."""
   config = config.copy_and_resolve_references()

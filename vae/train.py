@@ -26,7 +26,7 @@ from vae import objectives
 class TrainState:
   """Parameters, optimizer state, the method's strength and its critic, if it has one.
 
-  `strength` (β, γ, λ_od or C_max: `Objective.strength_setting`) is traced, so a new value never
+  `strength` (β, γ, λ_od or C_max: `objectives.STRENGTH_SETTINGS`) is traced, so a new value never
   recompiles the step. `critic` is a method's own trained part, `{'params', 'opt_state'}` of
   FactorVAE's discriminator, updated in the same step; None for every other method.
   """
@@ -82,8 +82,7 @@ def create_train_state(key, config, model: models.VAE, observation_shape,
       'params': critic_params, 'opt_state': objective.critic_tx.init(critic_params)}
   state = TrainState(step=jnp.asarray(0, jnp.int32), params=params, opt_state=tx.init(params),
                      strength=None, critic=critic, model=model, tx=tx, objective=objective)
-  setting = objective.strength_setting
-  return set_strength(state, config[setting] if setting else 0.0)  # Autoencoders have none.
+  return set_strength(state, objectives.strength_of(config))
 
 
 def set_strength(state: TrainState, strength) -> TrainState:
