@@ -18,6 +18,7 @@ import shutil
 
 from absl import logging
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 from vae import files
@@ -73,6 +74,14 @@ def _saved(state):
   return {name: getattr(state, name) for name in _SAVED_FIELDS if getattr(state, name) is not None}
 
 
+def _checkpointer():
+  """Orbax for this process alone: with several processes, process 0 writes every checkpoint
+  (`vae.parallel`) and each process reads them, so none waits for the others."""
+  me = jax.process_index()
+  options = ocp.options.MultiprocessingOptions(primary_host=me, active_processes={me})
+  return ocp.Checkpointer(ocp.StandardCheckpointHandler(), multiprocessing_options=options)
+
+
 class Checkpoints:
   """The checkpoint steps of one workdir: which are intact, restore, save, prune."""
 
@@ -126,7 +135,7 @@ class Checkpoints:
     A checkpoint of another model shape raises a one-line UserInputError.
     """
     path = os.path.join(self._path(step), _STATE)
-    checkpointer = ocp.Checkpointer(ocp.StandardCheckpointHandler())
+    checkpointer = _checkpointer()
     stored = checkpointer.metadata(path).item_metadata.tree
     shapes = lambda tree: jax.tree.map(lambda a: tuple(a.shape), tree)  # noqa: E731
     networks = lambda tree: (tree['params'], tree.get('critic', {}).get('params'))  # noqa: E731
@@ -135,8 +144,9 @@ class Checkpoints:
           f'checkpoint at step {step} in {self.directory} has another model shape than this '
           'config (--config.method/model/latents/hidden/likelihood/discriminator_* or the '
           'dataset differ); use a new --workdir')
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _saved(state))
-    restored = checkpointer.restore(path, abstract)
+    # Host arrays: a checkpoint restores onto any device count; the caller places them.
+    target = jax.tree.map(lambda x: np.zeros(np.shape(x), x.dtype), _saved(state))
+    restored = checkpointer.restore(path, target)
     with open(os.path.join(self._path(step), _PROGRESS)) as f:
       progress = json.load(f)
     return state.replace(**restored), progress
@@ -153,8 +163,8 @@ class Checkpoints:
       raise OSError(errno.ENOSPC, f'No space left on device (a checkpoint needs {need:,} bytes, '
                     f'{free:,} are free)', self.directory)
     try:
-      ocp.Checkpointer(ocp.StandardCheckpointHandler()).save(
-          os.path.join(stage, _STATE), args=ocp.args.StandardSave(_saved(state)))
+      _checkpointer().save(os.path.join(stage, _STATE),
+                           args=ocp.args.StandardSave(jax.device_get(_saved(state))))
     except Exception as e:  # noqa: BLE001  orbax reports a full disk in its own error types.
       if os.path.exists(stage):
         shutil.rmtree(stage)

@@ -27,6 +27,7 @@ from vae import data
 from vae import memory
 from vae import models
 from vae import objectives
+from vae import parallel
 from vae import preemption
 from vae import run_state
 from vae import settings
@@ -41,15 +42,7 @@ class MemberResult:
 
 
 def _stack(trees):
-  return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
-
-
-def _unstack(tree, size):
-  return [jax.tree.map(lambda x, i=i: x[i], tree) for i in range(size)]
-
-
-def _abstract(tree):
-  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), tree)
+  return jax.tree.map(lambda *xs: np.stack(xs), *trees)
 
 
 def _next_boundary(step, config):
@@ -60,40 +53,49 @@ def _next_boundary(step, config):
 _PROGRAMS = {}  # Compiled chunks by their argument shapes: compiled once, measured, then run.
 
 
-def _program(states, train_keys, dataset, batch_size, num_steps):
-  """The compiled program for `num_steps` steps of every model (step by step for host data)."""
+def _program(layout, states, train_keys, dataset, batch_size, num_steps):
+  """The compiled program for `num_steps` steps of every model (step by step for host data),
+  its inputs and outputs placed by `layout`."""
   leaves = tuple((x.shape, x.dtype) for x in jax.tree.leaves((states, train_keys)))
-  key = ((jax.tree.structure(states), leaves, batch_size) +
+  key = ((layout.mesh, jax.tree.structure(states), leaves, batch_size) +
          ((dataset.sample, num_steps) if dataset.jittable else (dataset.observation_shape,)))
   if key not in _PROGRAMS:
-    states, train_keys = _abstract(states), _abstract(train_keys)
+    states, train_keys = layout.abstract(states), layout.abstract(train_keys)
     if dataset.jittable:
-      lowered = train.group_train_steps.lower(states, train_keys, dataset.sample, batch_size,
-                                              num_steps)
+      jitted = jax.jit(train.group_train_steps, static_argnums=(2, 3, 4), donate_argnums=0,
+                       out_shardings=layout.state_sharding)
+      lowered = jitted.lower(states, train_keys, layout.in_graph_sampler(dataset.sample),
+                             batch_size, num_steps)
     else:
-      width = train_keys.shape[0]
-      batches = jax.ShapeDtypeStruct((width, batch_size, *dataset.observation_shape), jnp.float32)
-      lowered = train.group_train_step.lower(states, batches, train_keys)
+      jitted = jax.jit(train.group_train_step, donate_argnums=0,
+                       out_shardings=layout.state_sharding)
+      batches = jax.ShapeDtypeStruct((layout.width, batch_size, *dataset.observation_shape),
+                                     jnp.float32, sharding=layout.batch_sharding)
+      lowered = jitted.lower(states, batches, train_keys)
     _PROGRAMS[key] = lowered.compile()
   return _PROGRAMS[key]
 
 
-def _run_steps(states, train_keys, dataset, batch_size, num_steps):
+def _run_steps(layout, states, train_keys, dataset, batch_size, num_steps):
   """`num_steps` steps of every model: in one program for in-graph data, else step by step."""
-  program = _program(states, train_keys, dataset, batch_size, num_steps)
+  program = _program(layout, states, train_keys, dataset, batch_size, num_steps)
   if dataset.jittable:
     return program(states, train_keys)
-  history = []
+  history, host_keys = [], layout.to_host(jax.random.key_data(train_keys))
   for _ in range(num_steps):
-    keys = [train.step_keys(k, s) for k, s in zip(train_keys, np.asarray(states.step))]
+    keys = [train.step_keys(jax.random.wrap_key_data(k), s)
+            for k, s in zip(host_keys, layout.to_host(states.step))]
     batches = np.stack([dataset.sample(data_key, batch_size) for data_key, _ in keys])
-    states, metrics = program(states, jnp.asarray(batches), jnp.stack([k for _, k in keys]))
+    states, metrics = program(states, layout.place_batches(batches),
+                              layout.place(jnp.stack([k for _, k in keys])))
     history.append(metrics)
   return states, jax.tree.map(lambda *xs: jnp.stack(xs, axis=1), *history)
 
 
-def check_memory(config, dataset, model, width):
-  """A one-line error, before anything is written, when `width` models do not fit to train."""
+def check_memory(config, dataset, model, layout):
+  """A one-line error, before anything is written, when a group laid out by `layout` does not
+  fit to train."""
+  width = layout.width
   shape = dataset.observation_shape
   state = jax.eval_shape(
       lambda k: train.create_train_state(k, config, model, shape, dataset.num_examples),
@@ -109,7 +111,7 @@ def check_memory(config, dataset, model, width):
   # The state (parameters, Adam's two moments) and as much again for the gradients and the
   # updated state, at the least: refused before compiling, which for such shapes takes long.
   memory.check_fits(2 * memory.tree_bytes(states) + eval_bytes, what, hint)
-  program = _program(states, keys, dataset, config.batch_size,
+  program = _program(layout, states, keys, dataset, config.batch_size,
                      _next_boundary(0, config))
   memory.check_fits(memory.program_bytes(program) + eval_bytes, what, hint)
 
@@ -149,15 +151,18 @@ def _save(run, state, history, slot):
   run.checkpoints.save(state, {'pending': _pending(history, slot)})
 
 
-def _train(config, dataset, runs, width):
-  """Trains `runs` (one group, `width` slots) to the end: {run: final state or failure}."""
+def _train(config, dataset, runs, layout):
+  """Trains `runs` (one group in `layout.width` slots) to the end: {run: final state or
+  failure}."""
   start = _common_start(runs, config.num_train_steps)
+  parallel.barrier('resume step chosen')  # Before process 0 discards the newer checkpoints.
   if start:
     logging.info('resuming %d model(s) from the checkpoint at step %d', len(runs), start)
   restored = [run.start(start) for run in runs]
-  fill = width - len(runs)
-  states = _stack([s for s, _ in restored] + [restored[0][0]] * fill)
-  train_keys = jnp.stack([r.keys['train'] for r in runs] + [runs[0].keys['train']] * fill)
+  fill = layout.width - len(runs)
+  states = layout.place(_stack([s for s, _ in restored] + [restored[0][0]] * fill))
+  train_keys = layout.place(jnp.stack([r.keys['train'] for r in runs] +
+                                      [runs[0].keys['train']] * fill))
   pending = [p.get('pending') for _, p in restored]
   history = []
   if pending[0]:
@@ -168,9 +173,10 @@ def _train(config, dataset, runs, width):
   since, since_step = time.perf_counter(), step
   while step < config.num_train_steps:
     num_steps = _next_boundary(step, config) - step
-    states, metrics = _run_steps(states, train_keys, dataset, config.batch_size, num_steps)
+    states, metrics = _run_steps(layout, states, train_keys, dataset, config.batch_size,
+                                 num_steps)
     step += num_steps
-    metrics = jax.tree.map(np.asarray, metrics)
+    metrics = layout.to_host(metrics)
     for i, run in enumerate(runs):
       loss = metrics['loss'][i]
       if run not in outcome and not np.all(np.isfinite(loss)):
@@ -185,25 +191,27 @@ def _train(config, dataset, runs, width):
       seconds = (time.perf_counter() - since) / (step - since_step)
       window = _concat(history)
       for i in alive:
-        runs[i].writer.write(step, 'train',
-                             {**_mean_over_steps(window, i), 'steps_per_s': 1 / seconds})
+        if runs[i].owned:
+          runs[i].writer.write(step, 'train',
+                               {**_mean_over_steps(window, i), 'steps_per_s': 1 / seconds})
       _log_progress(step, config, alive, window, seconds)
       history, since, since_step = [], time.perf_counter(), step
     due_eval = step % config.eval_every_steps == 0 or step == config.num_train_steps
     due_checkpoint = step % config.checkpoint_every_steps == 0 or step == config.num_train_steps
-    stop = preemption.requested()
+    stop = parallel.any_process(preemption.requested())
     if not (due_eval or due_checkpoint or stop):
       continue
-    members = _unstack(states, len(runs))
+    members = layout.members(states, len(runs))
     for i in alive:
-      if due_eval:
+      if due_eval and runs[i].owned:
         runs[i].writer.write(step, 'eval', runs[i].evaluate(members[i]))
-      if due_checkpoint or stop:
+      if (due_checkpoint or stop) and parallel.writes_checkpoints():
         _save(runs[i], members[i], history, i)
+    parallel.barrier(f'checkpoints of step {step}')
     if stop:
       raise Interrupted(stop, f'{signal.Signals(stop).name}: stopped at step {step} with '
                         f'{len(alive)} model(s) checkpointed; re-run the same command to resume')
-  members = _unstack(states, len(runs))
+  members = layout.members(states, len(runs))
   return {run: outcome.get(run, members[i]) for i, run in enumerate(runs)}
 
 
@@ -221,15 +229,19 @@ def _run_group(config, dataset, model, group, score):
       results[member] = MemberResult(run_state.final_eval_row(member.workdir, num_steps))
     else:
       todo.append(member)
-  runs = []
+  layout, runs = parallel.layout(config, len(group)), []
   try:
     for member in todo:
-      runs.append(run_state.RunDir(member, config, dataset, model))
+      runs.append(run_state.RunDir(member, config, dataset, model,
+                                   owned=layout.owns(group.index(member))))
     trainees = [r for r in runs if num_steps not in r.checkpoints.intact_steps()]
-    final = _train(config, dataset, trainees, len(group)) if trainees else {}
+    final = _train(config, dataset, trainees, layout) if trainees else {}
     for i, run in enumerate(runs):
       if isinstance(final.get(run), str):
         results[run.member] = MemberResult(failure=final[run])
+        continue
+      if not run.owned:  # Another process finishes it; its result is read from its files.
+        results[run.member] = MemberResult()
         continue
       stop = preemption.requested()
       if stop:
@@ -257,10 +269,11 @@ def train_members(config, members, group_size=None, score=None) -> list[MemberRe
   dataset = data.get_dataset(config.dataset, config.get('data_dir'))
   model = models.create_model(config, dataset.observation_shape)
   group_size = group_size or len(members)
-  check_memory(config, dataset, model, min(group_size, len(members)))
+  check_memory(config, dataset, model, parallel.layout(config, min(group_size, len(members))))
   results = {}
   for start in range(0, len(members), group_size):
     results.update(_run_group(config, dataset, model, members[start:start + group_size], score))
+  parallel.barrier('every member finished')  # Before process 0 reads their files.
   return [results[m] for m in members]
 
 

@@ -27,6 +27,7 @@ from vae import data
 from vae import files
 from vae import models
 from vae import objectives
+from vae import parallel
 from vae import plotting
 from vae import settings
 from vae import train
@@ -114,24 +115,31 @@ def check_finished_config(member: Member, config):
 class RunDir:
   """A model's run directory opened for writing: locked, swept of temporaries, checkpoints read.
 
-  Holds the model's keys, its fixed eval set and (once `start` ran) its metric writer.
+  Holds the model's keys, its fixed eval set and (once `start` ran) its metric writer. With
+  several processes (`vae.parallel`), only the one that `owned` it writes its files, and only
+  process 0 its checkpoints; the others read the checkpoints to resume their part of the group.
   """
 
-  def __init__(self, member: Member, config, dataset, model):
-    files.prepare_directory(member.workdir)
-    self._lock = files.DirectoryLock(member.workdir)
+  def __init__(self, member: Member, config, dataset, model, owned=True):
+    self.owned = owned
+    self._lock = None
+    if owned:
+      files.prepare_directory(member.workdir)
+      self._lock = files.DirectoryLock(member.workdir)
     self.member = member
     self.config = member_config(config, member)
     self.dataset = dataset
     self.checkpoints = checkpoint.Checkpoints(member.workdir)
-    files.remove_temporaries(member.workdir, os.path.join(member.workdir, FIGURES_DIR),
-                             self.checkpoints.directory)
+    if owned:
+      files.remove_temporaries(member.workdir, os.path.join(member.workdir, FIGURES_DIR))
+    if parallel.writes_checkpoints():
+      files.remove_temporaries(self.checkpoints.directory)
     self.checkpoints.require_intact()
     self.keys = train.named_keys(member.seed)
     self.initial_state = train.create_train_state(
         self.keys['init'], self.config, model, dataset.observation_shape, dataset.num_examples)
     self.eval_images = jnp.asarray(dataset.sample(self.keys['eval_data'],
-                                                  config.num_eval_examples))
+                                                  config.num_eval_examples)) if owned else None
     self.writer = None
 
   def start(self, step):
@@ -139,11 +147,14 @@ class RunDir:
     state, progress = self.initial_state, {}
     if step:  # First, so that a checkpoint of another model shape changes nothing on disk.
       state, progress = self.checkpoints.restore(step, self.initial_state)
+    if parallel.writes_checkpoints():
+      self.checkpoints.warn_damaged_after(step)
+      self.checkpoints.discard_after(step)
+    if not self.owned:
+      return state, progress
     marker = os.path.join(self.member.workdir, COMPLETE_FILE)
     if os.path.exists(marker):  # A longer budget than the one it finished.
       os.remove(marker)
-    self.checkpoints.warn_damaged_after(step)
-    self.checkpoints.discard_after(step)
     files.write_atomic(os.path.join(self.member.workdir, CONFIG_FILE),
                        self.config.to_json(indent=1) + '\n')
     self.writer = MetricWriter(self.member.workdir, resume_step=step)
@@ -182,7 +193,8 @@ class RunDir:
   def close(self):
     if self.writer is not None:
       self.writer.close()
-    self._lock.release()
+    if self._lock is not None:
+      self._lock.release()
 
 
 def save_figures(state: train.TrainState, images, key, eval_metrics, figures_dir):

@@ -20,6 +20,7 @@ import optax
 
 from vae import models
 from vae import objectives
+from vae import parallel
 
 
 @flax.struct.dataclass
@@ -154,13 +155,17 @@ def evaluate(state: TrainState, images, key, batch_size):
   return {name: total / count for name, total in totals.items()}
 
 
-def _group_train_steps(states, train_keys, sample_batch, batch_size, num_steps):
+def group_train_steps(states, train_keys, sample_batch, batch_size, num_steps):
+  """Every model of a group (states stacked on a leading axis) through `num_steps` fused steps.
+
+  Pure; `run_loop` jits it with the group's shardings (`vae.parallel`), whose `models` axis is
+  the vmapped one.
+  """
   steps = functools.partial(train_steps, sample_batch=sample_batch, batch_size=batch_size,
                             num_steps=num_steps)
-  return jax.vmap(steps)(states, train_keys)
+  return jax.vmap(steps, spmd_axis_name=parallel.MODELS)(states, train_keys)
 
 
-# Every model of a group (states stacked on a leading axis) through `num_steps` fused steps.
-group_train_steps = jax.jit(_group_train_steps, static_argnums=(2, 3, 4), donate_argnums=0)
-# One step of every model of a group on host-drawn batches [models, batch, ...].
-group_train_step = jax.jit(jax.vmap(_train_step), donate_argnums=0)
+def group_train_step(states, batches, keys):
+  """One step of every model of a group on host-drawn batches [models, batch, ...]."""
+  return jax.vmap(_train_step, spmd_axis_name=parallel.MODELS)(states, batches, keys)

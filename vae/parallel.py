@@ -1,0 +1,197 @@
+"""Devices and hosts: the (`models`, `data`) mesh, where a group's state and batches live, which
+process writes what.
+
+A group of W models trains as one vmapped program (`train.group_train_steps`). Its stacked state
+(every leaf [W, ...]) is placed with `NamedSharding(mesh, P('models'))`: each row of the mesh
+holds whole models, so independent models need no collective. Each model's batch is sharded over
+`data`: the devices of a row split it, and XLA averages their gradients from the shardings
+(an all-reduce it inserts; none is written here). The step itself stays a pure function: the
+only device-aware thing it sees is the batch's sharding constraint, applied by the sampler this
+module wraps around the dataset's.
+
+The `auto` mesh, for n devices and a group of W models: one model is data-parallel over every
+device, (1, n); several take the largest divisor m of n with m ≤ W for `models` and the rest,
+n / m, for `data`. A group whose width does not divide `models` is padded with inert slots
+(copies of a trainee, never written; the run loop's filler), so every mesh runs every sweep.
+
+In-graph data (the procedural sources) is drawn inside the program as the global batch of each
+model: with JAX's partitionable threefry every device draws and renders only its own rows, so
+each process produces only its shard and the data are the same bits on any mesh or process
+count. Host data is placed with `jax.make_array_from_process_local_data` from the rows of the
+process's own devices.
+
+Several hosts (`--config.distributed=true`) run the same command. Control flow stays the same
+on every process: the train metrics and stop requests are gathered to all. A model's files
+(metrics, events, figures, scores, completion marker) are written by the process whose devices
+hold it (`owner`); checkpoints by process 0 alone, from the gathered state (a model's state is
+never split across devices, so every host would write the same bytes), followed by a barrier, so
+a model is marked complete only after its final checkpoint is in place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+import jax
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+import numpy as np
+
+from vae.errors import UserInputError
+
+MODELS, DATA = 'models', 'data'
+
+
+def initialize(config):
+  """Joins the cluster when `--config.distributed=true` (before any other JAX call)."""
+  if not config.get('distributed', False):
+    return
+  # Cross-process collectives between CPU devices (the tests' simulated hosts) need gloo; the
+  # setting leaves GPU and TPU devices alone.
+  jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+  explicit = {
+      'coordinator_address': config.coordinator_address or None,
+      'num_processes': config.num_processes or None,
+      'process_id': None if config.process_id < 0 else config.process_id}
+  try:
+    jax.distributed.initialize(**explicit)
+  except (ValueError, RuntimeError) as e:
+    reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    raise UserInputError(
+        f'--config.distributed=true: no cluster to join ({reason}); under SLURM or on a TPU pod '
+        'run the same command on every host, else set --config.coordinator_address=HOST:PORT, '
+        '--config.num_processes and --config.process_id') from None
+
+
+def mesh_shape(setting: str, width: int, num_devices: int) -> tuple[int, int]:
+  """(models, data) from `--config.mesh_shape` ('auto' or 'M,D') for a group of `width`."""
+  if setting == 'auto':
+    if width == 1:
+      return 1, num_devices
+    models = max(m for m in range(1, num_devices + 1) if num_devices % m == 0 and m <= width)
+    return models, num_devices // models
+  try:
+    shape = tuple(int(v) for v in setting.split(','))
+  except ValueError:
+    shape = ()
+  if len(shape) != 2 or min(shape) < 1:
+    raise UserInputError(f'--config.mesh_shape={setting!r}: expected auto or M,D (two positive '
+                         'integers: models, data)')
+  if math.prod(shape) != num_devices:
+    raise UserInputError(f'--config.mesh_shape={setting}: {shape[0]} x {shape[1]} = '
+                         f'{math.prod(shape)} devices, but this run has {num_devices}; use auto '
+                         f'or M,D with M x D = {num_devices}')
+  return shape
+
+
+def _gathered(tree):
+  """Every leaf of `tree` as a numpy array on every process (a collective when multi-host)."""
+  if jax.process_count() == 1:
+    return jax.tree.map(np.asarray, tree)
+  return multihost_utils.process_allgather(tree, tiled=True)
+
+
+def any_process(flag: int | None) -> int | None:
+  """The first process's pending stop request, else any other's (every process gets the same)."""
+  if jax.process_count() == 1:
+    return flag
+  flags = multihost_utils.process_allgather(np.int32(flag or 0))
+  return next((int(f) for f in flags if f), None)
+
+
+def barrier(name: str):
+  """Waits for every process (nothing to wait for on one)."""
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices(name)
+
+
+def writes_checkpoints() -> bool:
+  return jax.process_index() == 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+  """Where the W slots of one group live: the mesh, and the slots' (padded) count."""
+
+  mesh: Mesh
+  width: int
+
+  @property
+  def state_sharding(self) -> NamedSharding:
+    return NamedSharding(self.mesh, P(MODELS))
+
+  @property
+  def batch_sharding(self) -> NamedSharding:
+    return NamedSharding(self.mesh, P(MODELS, DATA))
+
+  @property
+  def data_parallel(self) -> bool:
+    return self.mesh.shape[DATA] > 1
+
+  def owner(self, slot: int) -> int:
+    """The process that writes the files of the model in `slot`: the one holding its first row."""
+    row = slot // (self.width // self.mesh.shape[MODELS])
+    return self.mesh.devices[row, 0].process_index
+
+  def owns(self, slot: int) -> bool:
+    return self.owner(slot) == jax.process_index()
+
+  def place(self, tree):
+    """Host (or one-device) values [W, ...] as global arrays sharded over `models`."""
+    return jax.tree.map(lambda x: _put(x, self.state_sharding), tree)
+
+  def place_batches(self, batches):
+    """Host batches [W, B, ...] sharded over both axes (each process copies its own rows)."""
+    return _put(batches, self.batch_sharding)
+
+  def in_graph_sampler(self, sample):
+    """`sample(key, n)` with its batch split over `data` (under the `models`-named vmap)."""
+    return _in_graph_sampler(sample, self.mesh)
+
+  def abstract(self, tree):
+    """Shapes, dtypes and the state's sharding, for lowering the group's program."""
+    return jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=self.state_sharding), tree)
+
+  def to_host(self, tree):
+    """The metrics [W, ...] as numpy on every process."""
+    return _gathered(tree)
+
+  def members(self, states, count: int):
+    """The first `count` slots' states, each usable by this process alone."""
+    if jax.process_count() > 1:
+      states = _gathered(states)
+    return [jax.tree.map(lambda x, i=i: x[i], states) for i in range(count)]
+
+
+def _put(array, sharding):
+  """`array` (numpy, a one-device array or a typed PRNG key array) placed with `sharding`."""
+  if jax.dtypes.issubdtype(array.dtype, jax.dtypes.prng_key):
+    data = _put(jax.random.key_data(array), sharding)
+    return jax.random.wrap_key_data(data, impl=jax.random.key_impl(array))
+  host = np.asarray(array)
+  return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+
+@functools.lru_cache(maxsize=None)
+def _in_graph_sampler(sample, mesh):
+  """One sampler per (source, mesh), so the compiled programs that take it are cached."""
+  return functools.partial(_constrained_sample, sample, NamedSharding(mesh, P(DATA)))
+
+
+def _constrained_sample(sample, sharding, key, n):
+  return jax.lax.with_sharding_constraint(sample(key, n), sharding)
+
+
+def layout(config, group_size: int) -> Layout:
+  """The layout of a group of `group_size` models on every device of the run."""
+  devices = jax.devices()
+  models, data = mesh_shape(config.get('mesh_shape', 'auto'), group_size, len(devices))
+  if config.batch_size % data:
+    raise UserInputError(f'--config.batch_size={config.batch_size} does not split over the '
+                         f'mesh\'s {data} data-parallel devices (--config.mesh_shape='
+                         f'{config.get("mesh_shape", "auto")}): use a multiple of {data}')
+  mesh = Mesh(np.asarray(devices).reshape(models, data), (MODELS, DATA))
+  return Layout(mesh, -(-group_size // models) * models)
