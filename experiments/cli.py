@@ -16,8 +16,10 @@ import types
 from absl import app
 from absl import flags
 from absl import logging
+import ml_collections
 from ml_collections.config_flags.config_flags import ConfigFileFlagParser
 
+from vae import parallel
 from vae import preemption
 from vae.errors import Interrupted
 from vae.errors import UserInputError
@@ -209,6 +211,8 @@ def run(job, *args):
   logging.get_absl_handler().addFilter(_ProgressOnly())
   preemption.install()
   try:
+    for config in (a for a in args if isinstance(a, ml_collections.ConfigDict)):
+      parallel.initialize(config)  # Before any other JAX call.
     return job(*args)
   except (UserInputError, FloatingPointError) as e:
     sys.exit(f'error: {e}')
@@ -224,7 +228,10 @@ def run(job, *args):
 def report_and_print(write_report, *args):
   """Runs `write_report(*args) -> (rows, excluded)` and prints the workdir's summary.md."""
   workdir = args[-1]
-  rows, excluded = write_report(*args)
+  report = write_report(*args)
+  if report is None:  # Not process 0 of several: it reports.
+    return
+  rows, excluded = report
   if not rows:
     raise UserInputError(f'--workdir={workdir} holds no evaluated run to report')
   logging.info('%d runs reported, %d excluded; tables and figures in %s', len(rows),

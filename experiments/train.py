@@ -21,6 +21,8 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   metrics = cli.run(run_loop.train_and_evaluate, _CONFIG.value, _WORKDIR.value)
+  if metrics is None:  # Another process of several wrote the model's files.
+    return
   summary = '  '.join(f'{name} {metrics[name]:.3f}' for name in ('loss', 'recon', 'kl', 'elbo')
                       if name in metrics)  # An autoencoder has no kl or elbo.
   logging.info('final eval: %s (nats per example)', summary)

@@ -42,6 +42,9 @@ import numpy as np
 from vae.errors import UserInputError
 
 MODELS, DATA = 'models', 'data'
+# Where a run trains, not what it trains: a model trained on any of them is the same model.
+DEVICE_SETTINGS = ('mesh_shape', 'distributed', 'coordinator_address', 'num_processes',
+                   'process_id')
 
 
 def initialize(config):

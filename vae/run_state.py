@@ -105,7 +105,8 @@ def check_finished_config(member: Member, config):
   """A one-line error when a finished model was trained with other settings than `config`."""
   saved = read_config(member.workdir).to_dict()
   wanted = json.loads(member_config(config, member).to_json())
-  changed = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
+  changed = sorted(k for k in set(saved) | set(wanted)
+                   if saved.get(k) != wanted.get(k) and k not in parallel.DEVICE_SETTINGS)
   if changed:
     diffs = ', '.join(f'{k}: {saved.get(k)!r} -> {wanted.get(k)!r}' for k in changed)
     raise UserInputError(f'--workdir={member.workdir} holds a finished model with other '
@@ -221,6 +222,8 @@ def restore_run(workdir):
   A damaged newer checkpoint is passed over with a warning; none intact is a one-line error.
   """
   config = read_config(workdir)
+  if 'mesh_shape' in config:  # This process's devices, not the training run's.
+    config.mesh_shape = 'auto'
   settings.check_config(config)
   dataset = data.get_dataset(config.dataset, config.get('data_dir'))
   model = models.create_model(config, dataset.observation_shape)

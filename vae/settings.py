@@ -9,10 +9,13 @@ import inspect
 import math
 import numbers
 
+import jax
+
 from vae import disentangling_losses
 from vae import likelihoods
 from vae import models
 from vae import objectives
+from vae import parallel
 from vae.data import DATASET_NAMES
 from vae.errors import UserInputError
 from vae.evaluation import mig
@@ -188,3 +191,19 @@ def check_config(config):
                          'integer >= 0 (0: the data source\'s own size)')
   if 'disentanglement' in config:
     _check_disentanglement(config.disentanglement)
+  _check_devices(config)
+
+
+def _check_devices(config):
+  """The mesh against this run's devices, and the cluster settings' types."""
+  setting = config.get('mesh_shape', 'auto')
+  if not isinstance(setting, str):
+    raise UserInputError(f'--config.mesh_shape={_shown(setting)}: expected auto or M,D')
+  if setting != 'auto':
+    models, data = parallel.mesh_shape(setting, 1, len(jax.devices()))
+    if config.batch_size % data:
+      raise UserInputError(f'--config.batch_size={config.batch_size} does not split over '
+                           f'--config.mesh_shape={setting}: use a multiple of {data}')
+  if not isinstance(config.get('distributed', False), bool):
+    raise UserInputError(f'--config.distributed={_shown(config.distributed)}: expected true '
+                         'or false')

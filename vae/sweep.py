@@ -16,6 +16,7 @@ from absl import logging
 import numpy as np
 
 from vae import files
+from vae import parallel
 from vae import report
 from vae import run_loop
 from vae import run_state
@@ -58,7 +59,7 @@ def train_sweep(config, workdir) -> list[run_state.Member]:
   results = run_loop.train_members(config, sweep, group_size=config.models_per_step,
                                    score=_score(config.disentanglement))
   for member, result in zip(sweep, results):
-    if result.failure and run_state.failure(member.workdir) is None:
+    if result.failure and parallel.writes_checkpoints() and run_state.failure(member.workdir) is None:
       run_state.record_failure(member.workdir, result.failure)
   return [m for m, r in zip(sweep, results) if not r.failure]
 
@@ -66,9 +67,14 @@ def train_sweep(config, workdir) -> list[run_state.Member]:
 def run(config, workdir):
   """Trains and scores the sweep, writes the report; returns (rows, excluded).
 
-  The sweep's directory is locked for the whole run: one sweep process per workdir.
+  The sweep's directory is locked for the whole run: one sweep per workdir. With several
+  processes (`vae.parallel`) each trains its part, and process 0 alone locks, reports and
+  returns the rows; the others return None.
   """
   settings.check_config(config)  # Before the directory is made.
+  if not parallel.writes_checkpoints():
+    train_sweep(config, workdir)
+    return None
   files.prepare_directory(workdir)
   lock = files.DirectoryLock(workdir)
   try:

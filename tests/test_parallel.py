@@ -1,0 +1,183 @@
+"""Devices and hosts (vae/parallel.py), on simulated CPU devices in subprocesses.
+
+Each multi-device run is a subprocess with `JAX_NUM_CPU_DEVICES` set, so this process keeps its
+one device. The reference is always the same run on one device. Sharded and unsharded programs
+sum in another order, so values are compared with allclose: after 4 (or 6) Adam steps of the tiny
+MLP the largest parameter difference seen is ~1e-6 of the value; the tolerance is rtol 1e-4,
+atol 1e-5 (a wrong batch, key or step count moves parameters by ~1e-2).
+"""
+
+import glob
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests import parallel_sweep
+from tests import run_files
+from vae import metric_writer
+from vae import parallel
+from vae import settings
+from vae.errors import UserInputError
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_RTOL, _ATOL = 1e-4, 1e-5
+
+
+def _run(args, devices, log='-', env=None, check=True, **kwargs):
+  environment = {**os.environ, 'JAX_NUM_CPU_DEVICES': str(devices), **(env or {})}
+  command = [sys.executable, '-m', 'tests.parallel_driver', log, *args]
+  process = subprocess.run(command, cwd=_ROOT, env=environment, capture_output=True, text=True,
+                           timeout=600, check=False, **kwargs)
+  if check and process.returncode:
+    raise AssertionError(f'{args} exited {process.returncode}:\n{process.stderr[-3000:]}')
+  return process
+
+
+def _sweep(workdir, mesh, steps, devices=8):
+  _run(['tests.parallel_sweep', str(workdir), mesh, str(steps)], devices)
+
+
+def _assert_run_close(ours, theirs):
+  """A model's final parameters and metric rows match the reference run's."""
+  (step, params), (ref_step, ref_params) = map(run_files._final_params, (ours, theirs))
+  assert step == ref_step
+  for a, b in zip(params, ref_params, strict=True):
+    np.testing.assert_allclose(a, b, rtol=_RTOL, atol=_ATOL, err_msg=ours)
+  rows, ref_rows = (run_files._without_timings(metric_writer.read_metrics(d))
+                    for d in (ours, theirs))
+  assert [(r['step'], r['split']) for r in rows] == [(r['step'], r['split']) for r in ref_rows]
+  for row, ref_row in zip(rows, ref_rows):
+    assert row.keys() == ref_row.keys()
+    names = sorted(k for k in row if k != 'split')
+    np.testing.assert_allclose([row[k] for k in names], [ref_row[k] for k in names],
+                               rtol=_RTOL, atol=_ATOL, err_msg=f'{ours} {row["step"]}')
+
+
+def _assert_runs_close(workdir, reference):
+  """Every member of a sweep matches the reference sweep's."""
+  names = sorted(os.listdir(os.path.join(reference, 'runs')))
+  assert names == sorted(os.listdir(os.path.join(workdir, 'runs')))
+  for name in names:
+    _assert_run_close(os.path.join(workdir, 'runs', name), os.path.join(reference, 'runs', name))
+
+
+@pytest.fixture(scope='module')
+def reference(tmp_path_factory):
+  """The 8-model sweep on this process's one device, 4 and 6 steps."""
+  root = tmp_path_factory.mktemp('one_device')
+  for steps in (4, 6):
+    parallel_sweep.run(str(root / str(steps)), num_train_steps=steps)
+  return root
+
+
+def test_auto_mesh_rule():
+  # A single run is data-parallel over every device; a sweep takes the largest divisor of the
+  # device count that does not exceed its width for `models`.
+  assert parallel.mesh_shape('auto', 1, 8) == (1, 8)
+  assert parallel.mesh_shape('auto', 8, 8) == (8, 1)
+  assert parallel.mesh_shape('auto', 30, 8) == (8, 1)
+  assert parallel.mesh_shape('auto', 3, 8) == (2, 4)
+  assert parallel.mesh_shape('auto', 5, 6) == (3, 2)
+  assert parallel.mesh_shape('4,2', 3, 8) == (4, 2)
+
+
+@pytest.mark.parametrize('setting, message', [
+    ('4,2', 'this run has 1'), ('x', 'expected auto or M,D'), ('0,1', 'expected auto or M,D')])
+def test_bad_mesh_is_one_line(config, setting, message):
+  config.mesh_shape = setting
+  with pytest.raises(UserInputError, match=message) as error:
+    settings.check_config(config)
+  assert '--config.mesh_shape' in str(error.value) and '\n' not in str(error.value)
+
+
+def test_distributed_without_coordinator_is_one_line(tmp_path):
+  workdir = tmp_path / 'run'
+  process = _run(['experiments.train', '--config=experiments/configs/test.py',
+                  f'--workdir={workdir}', '--config.distributed=true'], devices=1, check=False,
+                 env={'SLURM_JOB_ID': '', 'TPU_WORKER_ID': ''})
+  assert process.returncode != 0
+  lines = [line for line in process.stderr.splitlines() if line.startswith('error:')]
+  assert len(lines) == 1 and '--config.coordinator_address' in lines[0], process.stderr[-2000:]
+  assert not workdir.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('mesh, all_reduce', [('8,1', False), ('4,2', True)])
+def test_sweep_on_a_mesh_matches_one_device(tmp_path, reference, mesh, all_reduce):
+  _sweep(tmp_path, mesh, 4)
+  _assert_runs_close(tmp_path, reference / '4')
+  with open(tmp_path / 'programs.json') as f:
+    (program,) = json.load(f)
+  # Placement: every output leaf (state and metrics) is sharded over `models`; independent
+  # models need no collective, a data-parallel axis needs XLA's gradient all-reduce.
+  assert program['output_specs'] == ["P('models',)"]
+  assert program['all_reduce'] is all_reduce
+
+
+@pytest.mark.slow
+def test_data_parallel_single_run_matches_one_device(tmp_path):
+  args = ['experiments.train', '--config=experiments/configs/test.py', '--config.model=mlp',
+          '--config.hidden=16']
+  _run([*args, f'--workdir={tmp_path / "one"}'], devices=1)
+  _run([*args, f'--workdir={tmp_path / "eight"}', '--config.mesh_shape=1,8'], devices=8)
+  _assert_run_close(str(tmp_path / 'eight'), str(tmp_path / 'one'))
+
+
+@pytest.mark.slow
+def test_checkpoints_restore_onto_other_device_counts(tmp_path, reference):
+  _sweep(tmp_path, 'auto', 4, devices=8)
+  expected = parallel_sweep.restored_leaves(str(tmp_path))  # Restored on this one device.
+  _run(['tests.parallel_sweep', str(tmp_path), 'auto', 'restore'], devices=2)
+  with np.load(tmp_path / 'restored.npz') as on_two:
+    assert sorted(on_two) == sorted(expected)
+    for name, value in expected.items():
+      np.testing.assert_array_equal(on_two[name], value, err_msg=name)
+  # Resuming the 8-device run on 2 devices continues it as the one-device run went on.
+  _sweep(tmp_path, 'auto', 6, devices=2)
+  _assert_runs_close(tmp_path, reference / '6')
+
+
+def _free_port():
+  with socket.socket() as s:
+    s.bind(('localhost', 0))
+    return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_processes_write_each_file_once(tmp_path):
+  args = ['experiments.sweep_beta', '--config=experiments/configs/sweep_test.py',
+          '--config.model=mlp', '--config.hidden=16']
+  _run([*args, f'--workdir={tmp_path / "single"}'], devices=1)
+  port, workdir = _free_port(), tmp_path / 'cluster'
+  cluster = ['--config.distributed=true', f'--config.coordinator_address=localhost:{port}',
+             '--config.num_processes=2']
+  environment = {**os.environ, 'JAX_NUM_CPU_DEVICES': '2'}
+  processes = [subprocess.Popen(
+      [sys.executable, '-m', 'tests.parallel_driver', str(tmp_path / f'written_{i}.txt'), *args,
+       f'--workdir={workdir}', *cluster, f'--config.process_id={i}'],
+      cwd=_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+      for i in range(2)]
+  outputs = [p.communicate(timeout=600) for p in processes]
+  for p, (_, err) in zip(processes, outputs):
+    assert p.returncode == 0, err[-3000:]
+  _assert_runs_close(workdir, tmp_path / 'single')
+  written = []
+  for i in range(2):
+    with open(tmp_path / f'written_{i}.txt') as f:
+      written.append({line.strip() for line in f if line.startswith(str(workdir))})
+  assert not written[0] & written[1], sorted(written[0] & written[1])[:5]
+  runs = sorted(glob.glob(str(workdir / 'runs' / '*')))
+  assert len(runs) == 2
+  # Each process owns one model (its devices hold it); process 0 writes every checkpoint and
+  # the summary.
+  for i, run in enumerate(runs):
+    owned = {p for p in written[i] if p.startswith(os.path.join(run, 'metrics.jsonl'))}
+    assert owned, f'process {i} wrote no metrics for {run}'
+    assert not any(p.startswith(os.path.join(run, 'checkpoints')) for p in written[1])
+  assert any('summary.md' in p for p in written[0])
+  assert os.path.exists(workdir / 'summary.md')
