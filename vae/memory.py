@@ -10,7 +10,7 @@ from vae.errors import UserInputError
 def available_bytes(device=None) -> tuple[int, str]:
   """(bytes free for new buffers, the device's name): the allocator's limit on GPU/TPU, the
   kernel's MemAvailable on a CPU host."""
-  device = device or jax.devices()[0]
+  device = device or jax.local_devices()[0]
   stats = device.memory_stats() or {}
   if 'bytes_limit' in stats:
     return stats['bytes_limit'] - stats.get('bytes_in_use', 0), device.device_kind

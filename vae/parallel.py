@@ -30,11 +30,13 @@ a model is marked complete only after its final checkpoint is in place.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import math
 
 import jax
+from jax._src import distributed as jax_distributed  # The coordination service's barrier.
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 import numpy as np
@@ -51,9 +53,6 @@ def initialize(config):
   """Joins the cluster when `--config.distributed=true` (before any other JAX call)."""
   if not config.get('distributed', False):
     return
-  # Cross-process collectives between CPU devices (the tests' simulated hosts) need gloo; the
-  # setting leaves GPU and TPU devices alone.
-  jax.config.update('jax_cpu_collectives_implementation', 'gloo')
   explicit = {
       'coordinator_address': config.coordinator_address or None,
       'num_processes': config.num_processes or None,
@@ -89,10 +88,27 @@ def mesh_shape(setting: str, width: int, num_devices: int) -> tuple[int, int]:
   return shape
 
 
+_BARRIER_TIMEOUT_MS = 24 * 3600 * 1000  # A process may score its models for hours.
+_barriers_passed = collections.Counter()
+
+
+def barrier(name: str):
+  """Waits for every process (nothing to wait for on one).
+
+  Through the coordination service, whose wait has no short timeout; the collectives that follow
+  one then find every process there (gloo gives up on a peer after 30 s).
+  """
+  if jax.process_count() > 1:
+    _barriers_passed[name] += 1
+    client = jax_distributed.global_state.client
+    client.wait_at_barrier(f'vae/{name}/{_barriers_passed[name]}', _BARRIER_TIMEOUT_MS)
+
+
 def _gathered(tree):
   """Every leaf of `tree` as a numpy array on every process (a collective when multi-host)."""
   if jax.process_count() == 1:
     return jax.tree.map(np.asarray, tree)
+  barrier('gather')
   return multihost_utils.process_allgather(tree, tiled=True)
 
 
@@ -100,14 +116,8 @@ def any_process(flag: int | None) -> int | None:
   """The first process's pending stop request, else any other's (every process gets the same)."""
   if jax.process_count() == 1:
     return flag
-  flags = multihost_utils.process_allgather(np.int32(flag or 0))
-  return next((int(f) for f in flags if f), None)
-
-
-def barrier(name: str):
-  """Waits for every process (nothing to wait for on one)."""
-  if jax.process_count() > 1:
-    multihost_utils.sync_global_devices(name)
+  flags = _gathered(np.int32(flag or 0))
+  return next((int(f) for f in np.atleast_1d(flags) if f), None)
 
 
 def writes_checkpoints() -> bool:

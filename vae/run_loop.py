@@ -110,7 +110,9 @@ def check_memory(config, dataset, model, layout):
           (', --config.models_per_step' if 'models_per_step' in config else ''))
   # The state (parameters, Adam's two moments) and as much again for the gradients and the
   # updated state, at the least: refused before compiling, which for such shapes takes long.
-  memory.check_fits(2 * memory.tree_bytes(states) + eval_bytes, what, hint)
+  # Each device holds 1/M of the models (M = the mesh's `models` axis).
+  per_device = memory.tree_bytes(states) // layout.mesh.shape[parallel.MODELS]
+  memory.check_fits(2 * per_device + eval_bytes, what, hint)
   program = _program(layout, states, keys, dataset, config.batch_size,
                      _next_boundary(0, config))
   memory.check_fits(memory.program_bytes(program) + eval_bytes, what, hint)
