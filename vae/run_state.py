@@ -100,11 +100,16 @@ def read_config(workdir):
   return ml_collections.ConfigDict(files.read_json(path, 'the run config'))
 
 
+# Settings of how a model is computed, not of what it is: a finished model stays finished.
+_HOW_SETTINGS = ('conv_impl',)
+
+
 def check_finished_config(member: Member, config):
   """A one-line error when a finished model was trained with other settings than `config`."""
   saved = read_config(member.workdir).to_dict()
   wanted = json.loads(member_config(config, member).to_json())
-  changed = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
+  changed = sorted(k for k in (set(saved) | set(wanted)) - set(_HOW_SETTINGS)
+                   if saved.get(k) != wanted.get(k))
   if changed:
     diffs = ', '.join(f'{k}: {saved.get(k)!r} -> {wanted.get(k)!r}' for k in changed)
     raise UserInputError(f'--workdir={member.workdir} holds a finished model with other '
