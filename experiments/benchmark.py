@@ -87,7 +87,7 @@ _SUITE_TRAIN_STEPS = flags.DEFINE_integer(
     'its initialisation, where most codes have collapsed).')
 _CONV_IMPLS = flags.DEFINE_list(
     'conv_impls', ['auto'], 'Conv layer forms (--config.conv_impl: auto, matmul, xla) each conv case '
-    'runs with, one after the other in this process. On XLA:CPU xla inside a scan is ~45× '
+    'runs with, one after the other in this process. On XLA:CPU xla inside a scan is 10-50× '
     'slower: lower --scan_steps and --repeats for it.')
 _PEAK_SIZES = flags.DEFINE_list('peak_sizes', ['512', '1024', '2048'],
                                 'Square matmul sizes tried for the peak; the fastest is the peak.')

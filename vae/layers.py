@@ -5,7 +5,7 @@
 one set of weights feeds either. Why: on XLA:CPU the gradient of `lax.conv_transpose` runs far
 below matmul speed, convolution gradients inside `lax.scan` (the training loop's path) are many
 times slower than outside, and under `jax.vmap` over stacked models a convolution becomes a
-grouped convolution while a matmul becomes a batched matmul. notes/performance.md measures it.
+grouped convolution while a matmul becomes a batched matmul. BUILD_NOTES.md measures it.
 
 The math, per spatial axis (2-D is the product of two 1-D cases). Write a kernel tap t ∈ {0..3}
 as t = 2d + a with d, a ∈ {0, 1}, and let xp be x zero-padded by one pixel in front.
