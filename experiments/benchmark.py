@@ -398,8 +398,9 @@ def main(argv):
   unknown = sorted(set(_CASES.value) - set(_ALL_CASES))
   if unknown:
     raise app.UsageError(f'unknown --cases {unknown}; allowed: {", ".join(_ALL_CASES)}')
-  for impl in _CONV_IMPLS.value:
-    layers.resolve_impl(impl)  # A bad one fails before anything runs.
+  unknown = sorted(set(_CONV_IMPLS.value) - set(layers.CONV_IMPLS))
+  if unknown:
+    raise app.UsageError(f'unknown --conv_impls {unknown}; allowed: {", ".join(layers.CONV_IMPLS)}')
   if _GLIBC_HEAP.value:
     keep_freed_memory()  # Before the first computation starts XLA's worker threads.
   peak = peak_matmul()
