@@ -3,6 +3,7 @@
   python -m experiments.benchmark
   python -m experiments.benchmark --cases=conv_vae,conv_vae_scan --repeats=10
   python -m experiments.benchmark --glibc_heap   # glibc keeps freed memory (see below)
+  python -m experiments.benchmark --cases=conv_vae_scan --conv_impls=matmul,xla  # both layer forms
 
 Cases:
   peak_matmul    float32 FLOP/s of a large jitted jnp.dot (the best of --peak_sizes): the limit.
@@ -22,6 +23,10 @@ Cases:
   suite          `suite.evaluate_state` on one conv model (the default config, trained for
                  --suite_train_steps fused steps from its initialisation) at the default
                  disentanglement sizes × --suite_scale; wall seconds and each metric's share.
+
+Conv cases (conv_vae, conv_vae_scan, sweep, encoder) run once per --conv_impls entry
+(`--config.conv_impl`: auto, matmul, xla), named `case/impl` unless it is auto; each JSON line
+records the form `auto` resolved to. The form is the backend's choice: re-measure it on a device.
 
 Timing: each case runs --repeats timed windows after a warm-up and keeps the fastest, so that
 other processes on a shared machine disturb the figures as little as possible. Every window also
@@ -49,6 +54,7 @@ import jax.numpy as jnp
 from experiments import cli
 from experiments.configs import default as default_config
 from experiments.configs import mlp as mlp_config
+from vae import layers
 from vae import models
 from vae import train
 from vae.data import dsprites
@@ -79,6 +85,10 @@ _SUITE_SCALE = flags.DEFINE_float(
 _SUITE_TRAIN_STEPS = flags.DEFINE_integer(
     'suite_train_steps', 300, 'Fused training steps of the model `suite` scores (0: scored at '
     'its initialisation, where most codes have collapsed).')
+_CONV_IMPLS = flags.DEFINE_list(
+    'conv_impls', ['auto'], 'Conv layer forms (--config.conv_impl: auto, matmul, xla) each conv case '
+    'runs with, one after the other in this process. On XLA:CPU xla inside a scan is 10-50× '
+    'slower: lower --scan_steps and --repeats for it.')
 _PEAK_SIZES = flags.DEFINE_list('peak_sizes', ['512', '1024', '2048'],
                                 'Square matmul sizes tried for the peak; the fastest is the peak.')
 
@@ -157,6 +167,19 @@ _WORKLOADS = {
 }
 
 
+def _conv_config(get_config, impl):
+  config = get_config()
+  config.conv_impl = impl
+  return config
+
+
+def _named(name, impl, result):
+  """`result` named `name/impl` (plain `name` for auto), with the form the model resolved."""
+  result.update(case=name if impl == 'auto' else f'{name}/{impl}',
+                conv_impl=layers.resolve_impl(impl))
+  return result
+
+
 def _state(config, shape, seed=0):
   model = models.create_model(config, shape)
   return train.create_train_state(jax.random.key(seed), config, model, shape)
@@ -172,10 +195,10 @@ def _throughput(name, batch, model_steps, seconds, flops, xla_flops, compile_s, 
           'fraction_of_peak_cpu': total / cpu / peak['flops_per_cpu_s'], 'compile_s': compile_s}
 
 
-def step_case(name, peak):
+def step_case(name, peak, impl='auto'):
   """`train.train_step` on pre-drawn batches (drawing them is the renderer case)."""
   get_config, shape, sample_batch = _WORKLOADS[name]
-  config = get_config()
+  config = _conv_config(get_config, impl)
   state = _state(config, shape)
   keys = jax.random.split(jax.random.key(1), _WINDOW_STEPS.value)
   batches = [sample_batch(k, config.batch_size) for k in keys]
@@ -197,10 +220,10 @@ def step_case(name, peak):
 _fused_steps = jax.jit(train.train_steps, static_argnums=(2, 3, 4), donate_argnums=0)
 
 
-def scan_case(name, peak):
+def scan_case(name, peak, impl='auto'):
   """`train.train_steps`: --scan_steps steps and the drawing of their batches in one call."""
   get_config, shape, sample_batch = _WORKLOADS[name.removesuffix('_scan')]
-  config = get_config()
+  config = _conv_config(get_config, impl)
   state = _state(config, shape)
   args = (jax.random.key(1), sample_batch, config.batch_size, _SCAN_STEPS.value)
   compiled, compile_s = _timed_compile(_fused_steps, state, *args)
@@ -216,9 +239,9 @@ def scan_case(name, peak):
                      _xla_flops(compiled), compile_s, peak)
 
 
-def sweep_case(peak):
+def sweep_case(peak, impl='auto'):
   """K conv models vmapped through `train.train_steps` (as the sweep runs them) vs one by one."""
-  config = default_config.get_config()
+  config = _conv_config(default_config.get_config, impl)
   shape, num_models, num_steps = dsprites.IMAGE_SHAPE, _SWEEP_MODELS.value, _SWEEP_STEPS.value
   states = [train.set_strength(_state(config, shape, seed), 2.0**seed) for seed in range(num_models)]
   keys = list(jax.random.split(jax.random.key(1), num_models))
@@ -288,9 +311,9 @@ def encoder_flops(params, side):
   return 2 * sum(layer_macs(params, side, parts=('encoder',)))
 
 
-def encoder_case(peak):
+def encoder_case(peak, impl='auto'):
   """The suite's in-graph encoder pass: images/s and fraction of peak of the conv encoder."""
-  config = default_config.get_config()
+  config = _conv_config(default_config.get_config, impl)
   state = _state(config, dsprites.IMAGE_SHAPE)
   data, encoder = dsprites.dataset(), suite._encoder(state, suite.REPRESENTATIONS)
   points, keys = _ENCODER_POINTS.value, (jax.random.key(1), jax.random.key(2))
@@ -375,6 +398,9 @@ def main(argv):
   unknown = sorted(set(_CASES.value) - set(_ALL_CASES))
   if unknown:
     raise app.UsageError(f'unknown --cases {unknown}; allowed: {", ".join(_ALL_CASES)}')
+  unknown = sorted(set(_CONV_IMPLS.value) - set(layers.CONV_IMPLS))
+  if unknown:
+    raise app.UsageError(f'unknown --conv_impls {unknown}; allowed: {", ".join(layers.CONV_IMPLS)}')
   if _GLIBC_HEAP.value:
     keep_freed_memory()  # Before the first computation starts XLA's worker threads.
   peak = peak_matmul()
@@ -384,19 +410,18 @@ def main(argv):
     if name == 'peak_matmul':
       continue
     if name == 'renderer':
-      result = renderer(results)
-    elif name == 'sweep':
-      result = sweep_case(peak)
-    elif name == 'encoder':
-      result = encoder_case(peak)
+      runs = [renderer(results)]
     elif name == 'suite':
-      result = suite_case()
-    elif name.endswith('_scan'):
-      result = scan_case(name, peak)
+      runs = [suite_case()]
+    elif name.startswith('mlp'):
+      runs = [(scan_case if name.endswith('_scan') else step_case)(name, peak)]
     else:
-      result = step_case(name, peak)
-    results.append(result)
-    print(json.dumps(result), flush=True)
+      case = {'sweep': sweep_case, 'encoder': encoder_case}.get(name)
+      case = case or functools.partial(scan_case if name.endswith('_scan') else step_case, name)
+      runs = (_named(name, impl, case(peak, impl=impl)) for impl in _CONV_IMPLS.value)
+    for result in runs:
+      results.append(result)
+      print(json.dumps(result), flush=True)
   print(_table(results))
   for result in results:
     if result['case'] == 'suite':

@@ -81,6 +81,8 @@ def _with(config, name, value):
     ('num_probes', 1.5, '--config.num_probes=1.5 must be a positive integer'),
     ('likelihood', 'poisson', "unknown likelihood 'poisson' (--config.likelihood); allowed:"),
     ('dataset', 'cifar', "unknown dataset 'cifar' (--config.dataset); allowed:"),
+    ('conv_impl', 'cudnn', "unknown conv_impl 'cudnn' (--config.conv_impl); allowed: auto, "
+     'matmul, xla'),
     ('disentanglement.num_train', 0, '--config.disentanglement.num_train=0 must be an integer >= '
      '20 (MIG, modularity and the unsupervised scores histogram the codes into 20 bins)'),
     ('disentanglement.num_train', 19, '--config.disentanglement.num_train=19 must be an integer'),

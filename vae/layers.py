@@ -5,7 +5,7 @@
 one set of weights feeds either. Why: on XLA:CPU the gradient of `lax.conv_transpose` runs far
 below matmul speed, convolution gradients inside `lax.scan` (the training loop's path) are many
 times slower than outside, and under `jax.vmap` over stacked models a convolution becomes a
-grouped convolution while a matmul becomes a batched matmul. notes/performance.md measures it.
+grouped convolution while a matmul becomes a batched matmul. BUILD_NOTES.md measures it.
 
 The math, per spatial axis (2-D is the product of two 1-D cases). Write a kernel tap t ∈ {0..3}
 as t = 2d + a with d, a ∈ {0, 1}, and let xp be x zero-padded by one pixel in front.
@@ -20,12 +20,21 @@ as t = 2d + a with d, a ∈ {0, 1}, and let xp be x zero-padded by one pixel in 
 Each 2×2 convolution is one matmul: either its four shifted input windows are concatenated along
 channels first, or the matmul runs on the unshifted input and its four outputs are summed
 shifted. `_conv2x2` picks the side that materializes fewer numbers, from the shapes alone.
+
+Which form a model uses is `--config.conv_impl` (`CONV_IMPLS`), resolved once by `resolve_impl`
+when the model is built: 'matmul' (these layers), 'xla' (nn.Conv / nn.ConvTranspose, XLA's native
+convolution, the expected winner on GPU and TPU) or 'auto' (matmul on XLA:CPU, xla elsewhere).
 """
 
 from typing import Callable
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
+
+from vae.errors import UserInputError
+
+CONV_IMPLS = ('auto', 'matmul', 'xla')
 
 _TAPS = 4  # Kernel side: twice the stride, which the rewrite above relies on.
 
@@ -117,3 +126,27 @@ class StridedConvTranspose(_Strided4x4):
 
   def op(self, x, kernel):
     return strided_conv_transpose(x, kernel)
+
+
+def resolve_impl(impl: str) -> str:
+  """`impl` from `CONV_IMPLS` as 'matmul' or 'xla': 'auto' is matmul on the CPU backend only."""
+  if impl not in CONV_IMPLS:
+    raise UserInputError(
+        f"unknown conv_impl '{impl}' (--config.conv_impl); allowed: {', '.join(CONV_IMPLS)}")
+  if impl == 'auto':
+    return 'matmul' if jax.default_backend() == 'cpu' else 'xla'
+  return impl
+
+
+def conv(features: int, impl: str, name: str) -> nn.Module:
+  """The 4×4 stride-2 'SAME' convolution of `impl` ('matmul' or 'xla'); one parameter tree."""
+  if impl == 'matmul':
+    return StridedConv(features, name=name)
+  return nn.Conv(features, (_TAPS, _TAPS), strides=(2, 2), padding='SAME', name=name)
+
+
+def conv_transpose(features: int, impl: str, name: str) -> nn.Module:
+  """The 4×4 stride-2 'SAME' transposed convolution of `impl`; one parameter tree."""
+  if impl == 'matmul':
+    return StridedConvTranspose(features, name=name)
+  return nn.ConvTranspose(features, (_TAPS, _TAPS), strides=(2, 2), padding='SAME', name=name)

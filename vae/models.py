@@ -53,12 +53,13 @@ class MLPDecoder(nn.Module):
 
 class ConvEncoder(nn.Module):
   latents: int
+  conv_impl: str  # 'matmul' or 'xla' (`layers.resolve_impl`).
 
   @nn.compact
   def __call__(self, x):
     h = x
     for i, channels in enumerate(_CONV_CHANNELS):
-      h = nn.relu(layers.StridedConv(channels, name=f'Conv_{i}')(h))
+      h = nn.relu(layers.conv(channels, self.conv_impl, f'Conv_{i}')(h))
     h = nn.relu(nn.Dense(_CONV_HIDDEN)(h.reshape(h.shape[0], -1)))
     mean, logvar = jnp.split(nn.Dense(2 * self.latents)(h), 2, axis=-1)
     return mean, logvar
@@ -66,6 +67,7 @@ class ConvEncoder(nn.Module):
 
 class ConvDecoder(nn.Module):
   output_shape: Sequence[int]
+  conv_impl: str  # 'matmul' or 'xla' (`layers.resolve_impl`).
 
   @nn.compact
   def __call__(self, z):
@@ -75,8 +77,8 @@ class ConvDecoder(nn.Module):
     h = nn.relu(nn.Dense(side[0] * side[1] * _CONV_CHANNELS[-1])(h))
     h = h.reshape(z.shape[0], *side, _CONV_CHANNELS[-1])
     for i, features in enumerate(reversed(_CONV_CHANNELS[:-1])):
-      h = nn.relu(layers.StridedConvTranspose(features, name=f'ConvTranspose_{i}')(h))
-    return layers.StridedConvTranspose(channels, name='ConvTranspose_3')(h)
+      h = nn.relu(layers.conv_transpose(features, self.conv_impl, f'ConvTranspose_{i}')(h))
+    return layers.conv_transpose(channels, self.conv_impl, 'ConvTranspose_3')(h)
 
 
 class VAE(nn.Module):
@@ -158,7 +160,8 @@ class Autoencoder(nn.Module):
 
 
 def create_model(config, observation_shape) -> VAE | Autoencoder:
-  """The model named by `config.model`, `config.latents`, `config.likelihood`, `config.method`."""
+  """The model named by `config.model`, `config.latents`, `config.likelihood`, `config.method`;
+  a conv model's convolutions by `config.conv_impl` (both forms share one parameter tree)."""
   likelihood = Likelihood(config.likelihood, config.get('fixed_logvar', 0.0))
   out_shape = (*observation_shape[:-1], observation_shape[-1] * likelihood.params_per_channel)
   if config.model == 'mlp':
@@ -169,8 +172,10 @@ def create_model(config, observation_shape) -> VAE | Autoencoder:
       raise UserInputError(
           f'--config.model=conv needs [height, width, channels] images with sides divisible by 16;'
           f' the dataset gives {tuple(observation_shape)} (use --config.model=mlp)')
-    encoder = ConvEncoder(config.latents)
-    decoder = ConvDecoder(out_shape)
+    # Resolved here, once: the modules (static in the jitted step) hold 'matmul' or 'xla'.
+    conv_impl = layers.resolve_impl(config.get('conv_impl', 'auto'))
+    encoder = ConvEncoder(config.latents, conv_impl)
+    decoder = ConvDecoder(out_shape, conv_impl)
   else:
     raise UserInputError(
         f"unknown model '{config.model}' (--config.model); allowed: {', '.join(ARCHITECTURES)}")

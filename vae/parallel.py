@@ -44,9 +44,10 @@ import numpy as np
 from vae.errors import UserInputError
 
 MODELS, DATA = 'models', 'data'
-# Where a run trains, not what it trains: a model trained on any of them is the same model.
+# Where and how a run computes, not what: a model trained under other values is the same model
+# (a finished one stays finished, a checkpoint resumes under any of them).
 DEVICE_SETTINGS = ('mesh_shape', 'distributed', 'coordinator_address', 'num_processes',
-                   'process_id')
+                   'process_id', 'conv_impl')
 
 
 def initialize(config):

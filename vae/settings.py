@@ -12,6 +12,7 @@ import numbers
 import jax
 
 from vae import disentangling_losses
+from vae import layers
 from vae import likelihoods
 from vae import models
 from vae import objectives
@@ -181,6 +182,8 @@ def check_config(config):
         raise UserInputError(f'--config.{name}={_shown(value)} must be {description}')
   _check_one_of('model', config.model, models.ARCHITECTURES)
   _check_one_of('likelihood', config.likelihood, likelihoods.NAMES)
+  if 'conv_impl' in config:
+    _check_one_of('conv_impl', config.conv_impl, layers.CONV_IMPLS)
   if 'dataset' in config:
     _check_one_of('dataset', config.dataset, DATASET_NAMES)
   objectives.from_config(config)  # Raises for an unknown method or a setting out of range.

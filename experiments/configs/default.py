@@ -16,6 +16,9 @@ def get_config():
   config.dataset = 'procedural_dsprites'
   config.data_dir = ''
   config.model = 'conv'
+  # How conv layers compute (same parameters, same values): 'matmul' (vae/layers.py, the XLA:CPU
+  # win), 'xla' (native lax.conv, for GPU/TPU), 'auto' (matmul on CPU, xla elsewhere).
+  config.conv_impl = 'auto'
   config.latents = 10
   config.hidden = 500
   config.likelihood = 'bernoulli'
