@@ -9,11 +9,11 @@ import inspect
 import math
 import numbers
 
+from vae import data
 from vae import disentangling_losses
 from vae import likelihoods
 from vae import models
 from vae import objectives
-from vae.data import DATASET_NAMES
 from vae.errors import UserInputError
 from vae.evaluation import mig
 from vae.evaluation import modularity
@@ -179,7 +179,7 @@ def check_config(config):
   _check_one_of('model', config.model, models.ARCHITECTURES)
   _check_one_of('likelihood', config.likelihood, likelihoods.NAMES)
   if 'dataset' in config:
-    _check_one_of('dataset', config.dataset, DATASET_NAMES)
+    data.from_config(config)  # An unknown name, a missing or unreadable input: one line.
   objectives.from_config(config)  # Raises for an unknown method or a setting out of range.
   if 'betas' in config or 'strengths' in config:
     sweep_strengths(config)
