@@ -219,6 +219,15 @@ def load_smallnorb(data_dir: Optional[str] = None) -> GroundTruthDataset:
   )
 
 
+# Factor names and sizes of every tfds source, known before (or without) preparing it.
+FACTORS = {
+    'dsprites': (_DSPRITES.factor_names, _DSPRITES.sizes),
+    'mnist': (('label',), (10,)),
+    'shapes3d': (_SHAPES3D.factor_names, _SHAPES3D.sizes),
+    'smallnorb': (_SMALLNORB_FACTORS, _SMALLNORB_SIZES),
+}
+
+
 def _mnist_draw(source, key, n: int) -> tuple[np.ndarray, np.ndarray]:
   """n random rows: binarized images float32 [n, 28, 28, 1], labels int32 [n, 1]."""
   rows = jax.random.randint(key, (n,), 0, len(source))
@@ -242,8 +251,8 @@ def load_mnist(data_dir: Optional[str] = None,
   source = open_source('mnist', split, data_dir)
   return GroundTruthDataset(
       name='mnist',
-      factor_names=('label',),
-      factor_sizes=(10,),
+      factor_names=FACTORS['mnist'][0],
+      factor_sizes=FACTORS['mnist'][1],
       observation_shape=(28, 28, 1),
       sample_factors=None,
       observations_from_factors=None,
