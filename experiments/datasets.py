@@ -22,8 +22,8 @@ from vae.errors import UserInputError
 
 _DATA_DIR = flags.DEFINE_string('data_dir', '', 'tfds data directory (as --config.data_dir).')
 _DATA_PATH = flags.DEFINE_string('data_path', '', 'The dSprites .npz file (as --config.data_path).')
-_TEXTURE_PATH = flags.DEFINE_string('texture_path', '',
-                                    'Background image of textured_dsprites (as --config.texture_path).')
+_TEXTURE_PATH = flags.DEFINE_string(
+    'texture_path', '', 'Background image of textured_dsprites (as --config.texture_path).')
 _OUT = flags.DEFINE_string('out', '', 'Directory for one sample grid PNG per ready source.')
 _AGREEMENT = flags.DEFINE_integer('agreement_samples', 0,
                                   'Images per shape and scale compared with the dSprites file.')

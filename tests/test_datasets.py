@@ -263,7 +263,8 @@ class _HashOrderedShapes3d:
   """A lazy stand-in for prepared tfds shapes3d: grid key i at tfds's md5 row; image = key."""
 
   def __init__(self):
-    self._key_of_row = np.argsort(tfds_sources._row_of_key(480_000, 'train'))  # pylint: disable=protected-access
+    row_of_key = tfds_sources._row_of_key(480_000, 'train')  # pylint: disable=protected-access
+    self._key_of_row = np.argsort(row_of_key)
 
   def __len__(self):
     return len(self._key_of_row)
