@@ -175,11 +175,12 @@ def test_sample_grid_png(tmp_path):
 def test_unknown_dataset_name():
   with pytest.raises(ValueError) as info:
     data.get_dataset('foo')
-  assert str(info.value) == ("unknown dataset 'foo' (--config.dataset); "
-                             'allowed: procedural_dsprites, dsprites, mnist')
+  assert str(info.value) == (
+      "unknown dataset 'foo' (--config.dataset); allowed: procedural_dsprites, color_dsprites, "
+      'noisy_dsprites, textured_dsprites, dsprites_npz, dsprites, mnist, shapes3d, smallnorb')
 
 
-@pytest.mark.parametrize('name', ['dsprites', 'mnist'])
+@pytest.mark.parametrize('name', ['dsprites', 'mnist', 'shapes3d', 'smallnorb'])
 def test_not_prepared_error(tmp_path, name):
   with pytest.raises(data.DataNotPreparedError) as info:
     data.get_dataset(name, data_dir=str(tmp_path))

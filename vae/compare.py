@@ -139,7 +139,7 @@ def compare_autoencoders(config, workdir):
   if config.num_test_examples < _FIGURE_COLUMNS:
     raise UserInputError(f'--config.num_test_examples={config.num_test_examples} must be >= '
                          f'{_FIGURE_COLUMNS}')
-  dataset = data.get_dataset(config.dataset, config.get('data_dir'))
+  dataset = data.from_config(config)
   test_key, corruption_key, sample_key = jax.random.split(jax.random.key(config.test_seed), 3)
   x = jnp.asarray(dataset.sample(test_key, config.num_test_examples))
   x_corrupted = objectives.from_config(config).corruption(corruption_key, x)

@@ -268,7 +268,7 @@ def train_members(config, members, group_size=None, score=None) -> list[MemberRe
   complete members and resumes the rest exactly. Returns one MemberResult per member.
   """
   settings.check_config(config)
-  dataset = data.get_dataset(config.dataset, config.get('data_dir'))
+  dataset = data.from_config(config)
   model = models.create_model(config, dataset.observation_shape)
   group_size = group_size or len(members)
   check_memory(config, dataset, model, parallel.layout(config, min(group_size, len(members))))

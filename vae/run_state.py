@@ -225,7 +225,7 @@ def restore_run(workdir):
   if 'mesh_shape' in config:  # This process's devices, not the training run's.
     config.mesh_shape = 'auto'
   settings.check_config(config)
-  dataset = data.get_dataset(config.dataset, config.get('data_dir'))
+  dataset = data.from_config(config)
   model = models.create_model(config, dataset.observation_shape)
   state = train.create_train_state(jax.random.key(0), config, model, dataset.observation_shape,
                                    dataset.num_examples)

@@ -11,13 +11,13 @@ import numbers
 
 import jax
 
+from vae import data
 from vae import disentangling_losses
 from vae import layers
 from vae import likelihoods
 from vae import models
 from vae import objectives
 from vae import parallel
-from vae.data import DATASET_NAMES
 from vae.errors import UserInputError
 from vae.evaluation import mig
 from vae.evaluation import modularity
@@ -185,7 +185,7 @@ def check_config(config):
   if 'conv_impl' in config:
     _check_one_of('conv_impl', config.conv_impl, layers.CONV_IMPLS)
   if 'dataset' in config:
-    _check_one_of('dataset', config.dataset, DATASET_NAMES)
+    data.from_config(config)  # An unknown name, a missing or unreadable input: one line.
   objectives.from_config(config)  # Raises for an unknown method or a setting out of range.
   if 'betas' in config or 'strengths' in config:
     sweep_strengths(config)

@@ -13,8 +13,13 @@ import ml_collections
 def get_config():
   config = ml_collections.ConfigDict()
   config.seed = 0
+  # procedural_dsprites, color_dsprites, noisy_dsprites, textured_dsprites (on texture_path, or
+  # a procedural texture), dsprites_npz (the dSprites file at data_path), or the tfds datasets
+  # dsprites, mnist, shapes3d, smallnorb (prepared under data_dir): python -m experiments.datasets
   config.dataset = 'procedural_dsprites'
   config.data_dir = ''
+  config.data_path = ''
+  config.texture_path = ''
   config.model = 'conv'
   # How conv layers compute (same parameters, same values): 'matmul' (vae/layers.py, the XLA:CPU
   # win), 'xla' (native lax.conv, for GPU/TPU), 'auto' (matmul on CPU, xla elsewhere).

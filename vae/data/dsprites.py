@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vae.data import ground_truth
 from vae.data.ground_truth import GroundTruthDataset
 
 FACTOR_NAMES = ('shape', 'scale', 'orientation', 'pos_x', 'pos_y')
@@ -67,8 +68,7 @@ def factor_values(factors):
 
 def sample_factors(key, n):
   """Draws n factor index tuples, int32 [n, 5], each factor uniform."""
-  sizes = jnp.asarray(FACTOR_SIZES, dtype=jnp.int32)
-  return jax.random.randint(key, (n, len(FACTOR_SIZES)), 0, sizes, jnp.int32)
+  return ground_truth.uniform_factors(FACTOR_SIZES, key, n)
 
 
 def factors_to_index(factors):

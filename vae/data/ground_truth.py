@@ -6,8 +6,16 @@ import dataclasses
 import math
 from typing import Any, Callable, Optional
 
+import jax
+import jax.numpy as jnp
+
 Array = Any
 Key = Any
+
+
+def uniform_factors(sizes, key, n):
+  """n factor index tuples int32 [n, F], factor i uniform on 0..sizes[i]-1 (pure JAX)."""
+  return jax.random.randint(key, (n, len(sizes)), 0, jnp.asarray(sizes, jnp.int32), jnp.int32)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,6 +13,7 @@ These datasets live on the host: their callables return numpy arrays and the
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from typing import Optional
@@ -21,12 +22,12 @@ import jax
 import numpy as np
 
 from vae.data import dsprites as procedural
+from vae.data import ground_truth
 from vae.data.ground_truth import GroundTruthDataset
 from vae.errors import UserInputError
 
 _DSPRITES_LABELS = ('label_shape', 'label_scale', 'label_orientation',
                     'label_x_position', 'label_y_position')
-_DSPRITES_SPLIT = 'train'  # The only split tfds defines for dsprites.
 
 
 class DataNotPreparedError(UserInputError):
@@ -48,14 +49,17 @@ def _not_prepared_message(name: str, data_dir: Optional[str]) -> str:
           '--file_format=array_record (tfds build needs tensorflow installed)')
 
 
-def open_source(name: str, split: str, data_dir: Optional[str] = None):
-  """Opens a prepared tfds split as a random-access sequence of example dicts."""
+def open_source(name: str, split: str, data_dir: Optional[str] = None, decoders=None):
+  """Opens a prepared tfds split as a random-access sequence of example dicts.
+
+  `decoders` is tfds's: e.g. {'image': tfds.decode.SkipDecoding()} reads labels without images.
+  """
   # Imported here so that `import vae.data` stays fast for the default
   # procedural dataset.
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   try:
     return tfds.data_source(name, split=split, data_dir=data_dir,
-                            download=False)
+                            download=False, decoders=decoders)
   # tfds 4.9.10 reports missing data indirectly: with an explicit data_dir it
   # assumes the default TFRECORD format and raises NotImplementedError (the
   # same as for data really prepared as TFRECORD); without one it forces
@@ -90,43 +94,138 @@ def _read(source, rows) -> list[dict]:
   return [source[int(r)] for r in np.asarray(rows).reshape(-1)]
 
 
-def _check_labels(examples, factors: np.ndarray) -> None:
-  labels = np.array([[ex[k] for k in _DSPRITES_LABELS] for ex in examples])
-  if not np.array_equal(labels.reshape(factors.shape), factors):
-    raise RuntimeError(
-        'tfds dsprites rows are not in the expected order (md5 hash of the '
-        'generator key); was the dataset prepared by another tfds version?')
+@dataclasses.dataclass(frozen=True)
+class _Grid:
+  """A tfds dataset whose rows, by generator key, are the row-major grid of its labels."""
+
+  name: str
+  factor_names: tuple[str, ...]
+  labels: tuple[str, ...]  # The label features, one per factor, slowest first.
+  sizes: tuple[int, ...]
+  image_shape: tuple[int, ...]
+  binary: bool = False  # Stored as 0/1 (dsprites; `> 0` also accepts 0/255), else 8-bit.
+  split: str = 'train'  # The only split tfds defines for dsprites and shapes3d.
+
+  def observations(self, source, factors) -> np.ndarray:
+    """Reads the images of factor indices [n, F], float32 in [0, 1]."""
+    factors = np.asarray(factors, dtype=np.int64).reshape(-1, len(self.sizes))
+    index = np.ravel_multi_index(factors.T, self.sizes)
+    row_of_key = _row_of_key(len(source), self.split)
+    if index.size and index.max() >= len(row_of_key):
+      raise ValueError(f'the {self.name} source has {len(row_of_key)} rows, not '
+                       f'the full grid of {np.prod(self.sizes)}')
+    examples = _read(source, row_of_key[index])
+    labels = np.array([[ex[k] for k in self.labels] for ex in examples])
+    if not np.array_equal(labels.reshape(factors.shape), factors):
+      raise RuntimeError(
+          f'tfds {self.name} rows are not in the expected order (md5 hash of the '
+          'generator key); was the dataset prepared by another tfds version?')
+    images = np.stack([ex['image'] for ex in examples]) if examples else (
+        np.zeros((0, *self.image_shape), np.uint8))
+    return _to_unit(images, self.binary)
+
+  def load(self, data_dir: Optional[str]) -> GroundTruthDataset:
+    source = open_source(self.name, self.split, data_dir)
+    return GroundTruthDataset(
+        name=self.name,
+        factor_names=self.factor_names,
+        factor_sizes=self.sizes,
+        observation_shape=self.image_shape,
+        sample_factors=functools.partial(ground_truth.uniform_factors, self.sizes),
+        observations_from_factors=functools.partial(self.observations, source),
+        jittable=False,
+    )
 
 
-def _dsprites_observations(source, factors) -> np.ndarray:
-  """Reads the tfds dsprites images of factor indices [n, 5], float32 0/1."""
-  factors = np.asarray(factors, dtype=np.int64)
-  index = np.asarray(procedural.factors_to_index(factors))
-  row_of_key = _row_of_key(len(source), _DSPRITES_SPLIT)
-  if index.size and index.max() >= len(row_of_key):
-    raise ValueError(f'the dsprites source has {len(row_of_key)} rows, not '
-                     f'the full grid of {procedural.NUM_COMBINATIONS}')
-  examples = _read(source, row_of_key[index])
-  _check_labels(examples, factors)
-  images = np.stack([ex['image'] for ex in examples]) if examples else (
-      np.zeros((0, *procedural.IMAGE_SHAPE)))
-  # The file stores 0/1; `> 0` also accepts a 0/255 encoding.
-  return (images > 0).astype(np.float32)
+def _to_unit(images, binary=False) -> np.ndarray:
+  """float32 images in [0, 1] of stored uint8 ones."""
+  return (images > 0).astype(np.float32) if binary else images.astype(np.float32) / 255.0
+
+
+# The tfds dsprites builder yields the hdf5 rows (in grid order) with key i for row i; so does
+# shapes3d's (datasets/shapes3d/shapes3d_dataset_builder.py): its 3dshapes.h5 is the row-major
+# grid floor hue, wall hue, object hue, scale, shape, orientation (DeepMind's 3d-shapes README).
+_DSPRITES = _Grid('dsprites', procedural.FACTOR_NAMES, _DSPRITES_LABELS, procedural.FACTOR_SIZES,
+                  procedural.IMAGE_SHAPE, binary=True)
+_SHAPES3D_FACTORS = ('floor_hue', 'wall_hue', 'object_hue', 'scale', 'shape', 'orientation')
+_SHAPES3D = _Grid('shapes3d', _SHAPES3D_FACTORS, tuple(f'label_{f}' for f in _SHAPES3D_FACTORS),
+                  (10, 10, 10, 8, 4, 15), (64, 64, 3))
 
 
 def load_dsprites(data_dir: Optional[str] = None) -> GroundTruthDataset:
   """The real dSprites (tfds 'dsprites'): factors sampled, images read by grid index."""
-  source = open_source('dsprites', _DSPRITES_SPLIT, data_dir)
+  return _DSPRITES.load(data_dir)
+
+
+def load_shapes3d(data_dir: Optional[str] = None) -> GroundTruthDataset:
+  """3D Shapes (tfds 'shapes3d'): RGB [64, 64, 3] in [0, 1], images read by grid index."""
+  return _SHAPES3D.load(data_dir)
+
+
+# smallnorb: its splits hold disjoint instances (train 4, 6, 7, 8, 9; test 0, 1, 2, 3, 5), so
+# together, as Locatello et al. (2019) use it, they are the full grid 5 x 10 x 9 x 18 x 6; the
+# rows are not in grid order, so the grid is rebuilt from the labels once per load.
+_SMALLNORB_FACTORS = ('category', 'instance', 'elevation', 'azimuth', 'lighting')
+_SMALLNORB_LABELS = ('label_category', 'instance', 'label_elevation', 'label_azimuth',
+                     'label_lighting')
+_SMALLNORB_SIZES = (5, 10, 9, 18, 6)
+_SMALLNORB_SPLITS = ('train', 'test')
+_SMALLNORB_SHAPE = (96, 96, 1)  # 'image', the left camera's; 'image2' is not read.
+
+
+def _smallnorb_grid(data_dir) -> np.ndarray:
+  """[grid size, 2]: the (split, row) of each factor combination, from the labels."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  skip = {'image': tfds.decode.SkipDecoding(), 'image2': tfds.decode.SkipDecoding()}
+  where, labels = [], []
+  for s, split in enumerate(_SMALLNORB_SPLITS):
+    source = open_source('smallnorb', split, data_dir, decoders=skip)
+    examples = _read(source, np.arange(len(source)))
+    labels.append(np.array([[ex[k] for k in _SMALLNORB_LABELS] for ex in examples],
+                           np.int64).reshape(-1, len(_SMALLNORB_LABELS)))
+    where.append(np.stack([np.full(len(source), s), np.arange(len(source))], axis=1))
+  labels, where = np.concatenate(labels), np.concatenate(where)
+  in_range = np.all((labels >= 0) & (labels < np.asarray(_SMALLNORB_SIZES)), axis=1)
+  index = np.ravel_multi_index(labels[in_range].T, _SMALLNORB_SIZES)
+  counts = np.bincount(index, minlength=np.prod(_SMALLNORB_SIZES))
+  if not in_range.all() or np.any(counts != 1):
+    raise ValueError('the smallnorb train and test splits are not the full grid '
+                     f'{_SMALLNORB_SIZES} of {", ".join(_SMALLNORB_FACTORS)}, once each')
+  grid = np.empty((len(counts), 2), np.int64)
+  grid[index] = where
+  return grid
+
+
+def _smallnorb_observations(sources, grid, factors) -> np.ndarray:
+  """The images of factor indices [n, 5], float32 [n, 96, 96, 1] in [0, 1]."""
+  factors = np.asarray(factors, dtype=np.int64).reshape(-1, len(_SMALLNORB_SIZES))
+  where = grid[np.ravel_multi_index(factors.T, _SMALLNORB_SIZES)]
+  images = [sources[s][int(r)]['image'] for s, r in where]
+  return _to_unit(np.stack(images) if images else np.zeros((0, *_SMALLNORB_SHAPE), np.uint8))
+
+
+def load_smallnorb(data_dir: Optional[str] = None) -> GroundTruthDataset:
+  """smallNORB (tfds 'smallnorb', both splits): grey [96, 96, 1] in [0, 1], by grid index."""
+  sources = [open_source('smallnorb', split, data_dir) for split in _SMALLNORB_SPLITS]
   return GroundTruthDataset(
-      name='dsprites',
-      factor_names=procedural.FACTOR_NAMES,
-      factor_sizes=procedural.FACTOR_SIZES,
-      observation_shape=procedural.IMAGE_SHAPE,
-      sample_factors=procedural.sample_factors,
-      observations_from_factors=functools.partial(_dsprites_observations,
-                                                  source),
+      name='smallnorb',
+      factor_names=_SMALLNORB_FACTORS,
+      factor_sizes=_SMALLNORB_SIZES,
+      observation_shape=_SMALLNORB_SHAPE,
+      sample_factors=functools.partial(ground_truth.uniform_factors, _SMALLNORB_SIZES),
+      observations_from_factors=functools.partial(_smallnorb_observations, sources,
+                                                  _smallnorb_grid(data_dir)),
       jittable=False,
   )
+
+
+# Factor names and sizes of every tfds source, known before (or without) preparing it.
+FACTORS = {
+    'dsprites': (_DSPRITES.factor_names, _DSPRITES.sizes),
+    'mnist': (('label',), (10,)),
+    'shapes3d': (_SHAPES3D.factor_names, _SHAPES3D.sizes),
+    'smallnorb': (_SMALLNORB_FACTORS, _SMALLNORB_SIZES),
+}
 
 
 def _mnist_draw(source, key, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -152,8 +251,8 @@ def load_mnist(data_dir: Optional[str] = None,
   source = open_source('mnist', split, data_dir)
   return GroundTruthDataset(
       name='mnist',
-      factor_names=('label',),
-      factor_sizes=(10,),
+      factor_names=FACTORS['mnist'][0],
+      factor_sizes=FACTORS['mnist'][1],
       observation_shape=(28, 28, 1),
       sample_factors=None,
       observations_from_factors=None,
