@@ -16,6 +16,10 @@ Cases:
   sweep          --sweep_models conv models, stacked and `jax.vmap`ped through
                  `train.train_steps` as the β sweep runs them, against the same models one after
                  the other; steps_per_s counts model-steps.
+  sharded_sweep  the same models through the run loop's compiled chunk (`run_loop.chunk_program`)
+                 on every device (the `auto` mesh of `vae.parallel`) against one device;
+                 model-steps/s of each and their ratio. Simulate devices on a CPU with
+                 JAX_NUM_CPU_DEVICES=N (there it measures the sharding's overhead only).
   encoder        the conv encoder on 64×64 dSprites as the disentanglement suite drives it:
                  --encoder_points observations drawn, rendered and encoded (mean and sampled
                  codes, one pass) in one program; images/s and FLOPs are the forward pass's.
@@ -54,15 +58,18 @@ import jax.numpy as jnp
 from experiments import cli
 from experiments.configs import default as default_config
 from experiments.configs import mlp as mlp_config
+from vae import data
 from vae import layers
 from vae import models
+from vae import parallel
+from vae import run_loop
 from vae import train
 from vae.data import dsprites
 from vae.evaluation import sampled_scores
 from vae.evaluation import suite
 
 _ALL_CASES = ('peak_matmul', 'mlp_vae', 'mlp_vae_scan', 'conv_vae', 'conv_vae_scan', 'renderer',
-              'sweep', 'encoder', 'suite')
+              'sweep', 'sharded_sweep', 'encoder', 'suite')
 _DEFAULT_CASES = _ALL_CASES[:-1]  # The suite case runs for minutes: only when asked for.
 _CASES = flags.DEFINE_list('cases', list(_DEFAULT_CASES),
                            f'Cases to run, in order; peak_matmul always runs. Any of {_ALL_CASES}.')
@@ -269,6 +276,38 @@ def sweep_case(peak, impl='auto'):
   return result
 
 
+def sharded_sweep_case(peak, impl='auto'):
+  """--sweep_models conv models through the loop's compiled chunk: every device vs one."""
+  config = _conv_config(default_config.get_config, impl)
+  dataset = data.get_dataset('procedural_dsprites')
+  num_models, num_steps = _SWEEP_MODELS.value, _SWEEP_STEPS.value
+  flops = model_flops(_state(config, dataset.observation_shape).params,
+                      dataset.observation_shape[0], config.batch_size)
+  result = {}
+  for name, devices in (('one_device', jax.devices()[:1]), ('mesh', jax.devices())):
+    layout = parallel.layout(config, num_models, devices)  # Inert slots pad an uneven mesh.
+    states = [layout.place(jax.tree.map(lambda *xs: jnp.stack(xs), *[
+        _state(config, dataset.observation_shape, seed) for seed in range(layout.width)]))]
+    keys = layout.place(jax.random.split(jax.random.key(1), layout.width))
+    start = time.perf_counter()
+    program = run_loop.chunk_program(layout, states[0], keys, dataset, config.batch_size,
+                                     num_steps)
+
+    def run(program=program, keys=keys, states=states):
+      states[0] = jax.block_until_ready(program(states[0], keys)[0])
+
+    result[name] = _throughput('sharded_sweep', config.batch_size, num_models * num_steps,
+                               best_seconds(run, _SWEEP_REPEATS.value), flops,
+                               _xla_flops(program) / layout.width, time.perf_counter() - start,
+                               peak)
+    result[name]['mesh_shape'] = dict(layout.mesh.shape)
+  result['mesh'].update(models=num_models, devices=len(jax.devices()),
+                        one_device_steps_per_s=result['one_device']['steps_per_s'],
+                        speedup=result['mesh']['steps_per_s'] /
+                        result['one_device']['steps_per_s'])
+  return result['mesh']
+
+
 def peak_matmul():
   by_size = {}
   for size in map(int, _PEAK_SIZES.value):
@@ -416,7 +455,8 @@ def main(argv):
     elif name.startswith('mlp'):
       runs = [(scan_case if name.endswith('_scan') else step_case)(name, peak)]
     else:
-      case = {'sweep': sweep_case, 'encoder': encoder_case}.get(name)
+      case = {'sweep': sweep_case, 'sharded_sweep': sharded_sweep_case,
+              'encoder': encoder_case}.get(name)
       case = case or functools.partial(scan_case if name.endswith('_scan') else step_case, name)
       runs = (_named(name, impl, case(peak, impl=impl)) for impl in _CONV_IMPLS.value)
     for result in runs:

@@ -125,6 +125,7 @@ def test_every_event_of_a_single_run_is_survived(single_reference, tmp_path, mon
     shutil.rmtree(workdir)
 
 
+@pytest.mark.slow  # 31 s; run by .ci/run's slow pass.
 def test_a_regrouped_resume_gives_the_same_bits(sweep_reference, tmp_path):
   # Member beta_8 finished; its group mate beta_1 lost every checkpoint: beta_1 retrains beside
   # a placeholder in beta_8's slot, so the vmapped width, and its bits, match.

@@ -80,7 +80,8 @@ def test_a_second_ctrl_c_exits_at_once_and_loses_nothing(reference, tmp_path):
   assert run_files.snapshot(workdir) == reference
 
 
-@pytest.mark.parametrize('trial', [0, pytest.param(1, marks=pytest.mark.slow)])
+@pytest.mark.slow  # 20 s a trial; run by .ci/run's slow pass.
+@pytest.mark.parametrize('trial', [0, 1])
 def test_sigkill_at_a_random_time_then_rerun(reference, tmp_path, trial):
   workdir = tmp_path / 'run'
   process = subprocess.Popen([sys.executable, *_command(workdir)], cwd=ROOT,
@@ -143,7 +144,8 @@ def _fill(directory, leave):
 
 # With no byte free the resume's rewrite of metrics.jsonl fails; with 200 kB free training runs
 # until a checkpoint (1.6 MB) no longer fits.
-@pytest.mark.parametrize('free_bytes', [pytest.param(0, marks=pytest.mark.slow), 200_000])
+@pytest.mark.slow  # 22 s a case; run by .ci/run's slow pass.
+@pytest.mark.parametrize('free_bytes', [0, 200_000])
 def test_a_full_disk_loses_no_row_and_the_rerun_resumes_exactly(reference, tmp_path,
                                                                 small_disk, free_bytes):
   workdir = small_disk / 'run'

@@ -17,8 +17,8 @@ n / m, for `data`. A group whose width does not divide `models` is padded with i
 In-graph data (the procedural sources) is drawn inside the program as the global batch of each
 model: with JAX's partitionable threefry every device draws and renders only its own rows, so
 each process produces only its shard and the data are the same bits on any mesh or process
-count. Host data is placed with `jax.make_array_from_process_local_data` from the rows of the
-process's own devices.
+count. Host data (tfds sources, the npz file) is drawn whole on every process from the same key,
+and each process places only the rows of its own devices (`jax.make_array_from_callback`).
 
 Several hosts (`--config.distributed=true`) run the same command. Control flow stays the same
 on every process: the train metrics and stop requests are gathered to all. A model's files
@@ -140,10 +140,6 @@ class Layout:
   def batch_sharding(self) -> NamedSharding:
     return NamedSharding(self.mesh, P(MODELS, DATA))
 
-  @property
-  def data_parallel(self) -> bool:
-    return self.mesh.shape[DATA] > 1
-
   def owner(self, slot: int) -> int:
     """The process that writes the files of the model in `slot`: the one holding its first row."""
     row = slot // (self.width // self.mesh.shape[MODELS])
@@ -199,9 +195,9 @@ def _constrained_sample(sample, sharding, key, n):
   return jax.lax.with_sharding_constraint(sample(key, n), sharding)
 
 
-def layout(config, group_size: int) -> Layout:
-  """The layout of a group of `group_size` models on every device of the run."""
-  devices = jax.devices()
+def layout(config, group_size: int, devices=None) -> Layout:
+  """The layout of a group of `group_size` models on `devices` (default: every device)."""
+  devices = devices or jax.devices()
   models, data = mesh_shape(config.get('mesh_shape', 'auto'), group_size, len(devices))
   if config.batch_size % data:
     raise UserInputError(f'--config.batch_size={config.batch_size} does not split over the '

@@ -53,7 +53,7 @@ def _next_boundary(step, config):
 _PROGRAMS = {}  # Compiled chunks by their argument shapes: compiled once, measured, then run.
 
 
-def _program(layout, states, train_keys, dataset, batch_size, num_steps):
+def chunk_program(layout, states, train_keys, dataset, batch_size, num_steps):
   """The compiled program for `num_steps` steps of every model (step by step for host data),
   its inputs and outputs placed by `layout`."""
   leaves = tuple((x.shape, x.dtype) for x in jax.tree.leaves((states, train_keys)))
@@ -78,7 +78,7 @@ def _program(layout, states, train_keys, dataset, batch_size, num_steps):
 
 def _run_steps(layout, states, train_keys, dataset, batch_size, num_steps):
   """`num_steps` steps of every model: in one program for in-graph data, else step by step."""
-  program = _program(layout, states, train_keys, dataset, batch_size, num_steps)
+  program = chunk_program(layout, states, train_keys, dataset, batch_size, num_steps)
   if dataset.jittable:
     return program(states, train_keys)
   history, host_keys = [], layout.to_host(jax.random.key_data(train_keys))
@@ -113,7 +113,7 @@ def check_memory(config, dataset, model, layout):
   # Each device holds 1/M of the models (M = the mesh's `models` axis).
   per_device = memory.tree_bytes(states) // layout.mesh.shape[parallel.MODELS]
   memory.check_fits(2 * per_device + eval_bytes, what, hint)
-  program = _program(layout, states, keys, dataset, config.batch_size,
+  program = chunk_program(layout, states, keys, dataset, config.batch_size,
                      _next_boundary(0, config))
   memory.check_fits(memory.program_bytes(program) + eval_bytes, what, hint)
 
