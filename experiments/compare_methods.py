@@ -23,7 +23,8 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   workdir = _WORKDIR.value
-  cli.run(method_comparison.run, _CONFIG.value, workdir)
+  if cli.run(method_comparison.run, _CONFIG.value, workdir) is None:
+    return  # Not process 0 of several: it writes and prints the table.
   with open(os.path.join(workdir, 'methods.md')) as f:
     print(f.read())
 

@@ -13,6 +13,7 @@ import os
 
 from vae import files
 from vae import objectives
+from vae import parallel
 from vae import plotting
 from vae import report
 from vae import settings
@@ -86,9 +87,17 @@ def write_comparison(workdir, methods):
 
 
 def run(config, workdir):
-  """Sweeps every method (resuming), writes each sweep's report and the comparison."""
+  """Sweeps every method (resuming), writes each sweep's report and the comparison.
+
+  With several processes (`vae.parallel`) each trains its part of every sweep, and process 0
+  alone locks, reports and returns the table; the others return None.
+  """
   methods = settings.parse_methods(config.methods, SWEPT_METHODS)
   configs = {m: method_config(config, m) for m in methods}  # Every error before any file.
+  if not parallel.writes_checkpoints():
+    for method in methods:
+      sweep.run(configs[method], os.path.join(workdir, method))
+    return None
   files.prepare_directory(workdir)
   lock = files.DirectoryLock(workdir)
   try:
