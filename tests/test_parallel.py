@@ -113,6 +113,19 @@ def test_distributed_without_coordinator_is_one_line(tmp_path):
   assert not workdir.exists()
 
 
+def test_a_batch_that_does_not_split_over_data_is_one_line(tmp_path):
+  workdir = tmp_path / 'run'
+  process = _run(['experiments.train', '--config=experiments/configs/test.py',
+                  f'--workdir={workdir}', '--config.mesh_shape=1,8', '--config.batch_size=12'],
+                 devices=8, check=False)
+  assert process.returncode != 0
+  lines = [line for line in process.stderr.splitlines() if line.startswith('error:')]
+  assert lines == ['error: --config.batch_size=12 does not split over the mesh\'s 8 '
+                   'data-parallel devices (--config.mesh_shape=1,8): use a multiple of 8'], \
+      process.stderr[-2000:]
+  assert not workdir.exists()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize('mesh, all_reduce', [('8,1', False), ('4,2', True)])
 def test_sweep_on_a_mesh_matches_one_device(tmp_path, reference, mesh, all_reduce):

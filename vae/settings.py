@@ -9,8 +9,6 @@ import inspect
 import math
 import numbers
 
-import jax
-
 from vae import data
 from vae import disentangling_losses
 from vae import layers
@@ -202,11 +200,8 @@ def _check_devices(config):
   setting = config.get('mesh_shape', 'auto')
   if not isinstance(setting, str):
     raise UserInputError(f'--config.mesh_shape={_shown(setting)}: expected auto or M,D')
-  if setting != 'auto':
-    models, data = parallel.mesh_shape(setting, 1, len(jax.devices()))
-    if config.batch_size % data:
-      raise UserInputError(f'--config.batch_size={config.batch_size} does not split over '
-                           f'--config.mesh_shape={setting}: use a multiple of {data}')
+  if setting != 'auto':  # An `auto` mesh depends on the group, and always fits the devices.
+    parallel.layout(config, 1)  # Raises for a mesh or a batch that does not fit the devices.
   if not isinstance(config.get('distributed', False), bool):
     raise UserInputError(f'--config.distributed={_shown(config.distributed)}: expected true '
                          'or false')

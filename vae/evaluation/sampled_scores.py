@@ -259,28 +259,18 @@ def _steps_of(group, per_step):
   return max(1, per_step // group)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 5, 6, 7))
-def _beta_vae_points_in_graph(data, apply, params, key, noise_key, batch_size, num_points,
-                              per_step):
-  """``({name: points [P, C]}, fixed [P])`` of every representation, in one program."""
+@functools.partial(jax.jit, static_argnums=(0, 1, 5, 6, 7, 8, 9))
+def _points_in_graph(data, apply, params, key, noise_key, batch_size, num_points, copies, reduce,
+                     per_step):
+  """``({name: reduce(codes)}, fixed [P])`` of every representation, in one program: BetaVAE's
+  pair distances (``copies == 2``) or FactorVAE's batch variances (``copies == 1``)."""
   encoder = PureEncoder(apply, params)
-  fixed, factors = _fixed_factor_batches_in_graph(data, key, num_points, batch_size, 2)
+  fixed, factors = _fixed_factor_batches_in_graph(data, key, num_points, batch_size, copies)
+  items = jnp.moveaxis(factors, 0, 1) if copies == 2 else factors[0]
   points = _map_steps(
-      lambda f, k: jax.tree.map(_pair_distance, _encode_in_graph(data, encoder, f, k)),
-      jnp.moveaxis(factors, 0, 1), noise_key, _steps_of(2 * batch_size, per_step))
+      lambda f, k: jax.tree.map(reduce, _encode_in_graph(data, encoder, f, k)),
+      items, noise_key, _steps_of(copies * batch_size, per_step))
   return points, fixed
-
-
-@functools.partial(jax.jit, static_argnums=(0, 1, 5, 6, 7))
-def _factor_vae_variances_in_graph(data, apply, params, key, noise_key, batch_size, num_points,
-                                   per_step):
-  """``({name: code variances [P, C]}, fixed [P])``, each over a fixed-factor batch."""
-  encoder = PureEncoder(apply, params)
-  fixed, factors = _fixed_factor_batches_in_graph(data, key, num_points, batch_size, 1)
-  variances = _map_steps(
-      lambda f, k: jax.tree.map(_batch_variance, _encode_in_graph(data, encoder, f, k)),
-      factors[0], noise_key, _steps_of(batch_size, per_step))
-  return variances, fixed
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 5, 6))
@@ -325,9 +315,8 @@ def _render_and_encode_on_host(data, encoder, factors, key):
 def _points(data, encoder, key, noise_key, batch_size, num_points, copies, reduce, per_step):
   """``({name: reduce(codes)}, fixed)`` of fixed-factor batches, in graph where possible."""
   if data.jittable:
-    in_graph = _beta_vae_points_in_graph if copies == 2 else _factor_vae_variances_in_graph
-    points, fixed = in_graph(data, encoder.apply, encoder.params, key, noise_key, batch_size,
-                             num_points, per_step)
+    points, fixed = _points_in_graph(data, encoder.apply, encoder.params, key, noise_key,
+                                     batch_size, num_points, copies, reduce, per_step)
     return jax.tree.map(np.asarray, points), np.asarray(fixed)
   fixed, factors = _fixed_factor_batches(data, key, num_points, batch_size, copies)
   codes = _render_and_encode_on_host(data, encoder, np.moveaxis(factors, 0, 1), noise_key)
