@@ -279,6 +279,9 @@ def test_torn_and_damaged_metrics_lines(single_reference, tmp_path):
   with open(path, 'a') as f:
     f.write('{"step": 9, "split": "tr')  # An append cut short by a kill or a full disk.
   assert len(read_metrics(workdir)) == good.count('\n')  # Readable, the torn line dropped.
+  with open(path, 'ab') as f:
+    f.write(b'\xc3')  # Cut inside a two-byte UTF-8 character ('\xc3\xa9' is 'é').
+  assert len(read_metrics(workdir)) == good.count('\n')
   # As if killed before its step-8 checkpoint: the resume from step 4 drops the torn line.
   shutil.rmtree(os.path.join(workdir, 'checkpoints', '8'))
   os.remove(os.path.join(workdir, 'complete.json'))
@@ -292,6 +295,11 @@ def test_torn_and_damaged_metrics_lines(single_reference, tmp_path):
     read_metrics(workdir)
   with pytest.raises(UserInputError, match=f'{path} line 3 is damaged'):
     _run_to(workdir, 16)
+  lines[2] = '\udcff'  # A whole line of bytes that are not UTF-8 (written back as b'\xff').
+  with open(path, 'wb') as f:
+    f.write('\n'.join(lines).encode('utf-8', 'surrogateescape'))
+  with pytest.raises(UserInputError, match=f'{path} line 3 is damaged'):
+    read_metrics(workdir)
 
 
 def test_a_truncated_config_is_a_one_line_error(tmp_path):
@@ -301,6 +309,11 @@ def test_a_truncated_config_is_a_one_line_error(tmp_path):
   with open(path, 'r+') as f:
     f.truncate(40)
   with pytest.raises(UserInputError, match=f'{path} \\(the run config\\) is damaged'):
+    run_state.restore_run(workdir)
+  with open(path, 'wb') as f:
+    f.write(b'{"seed": \xff}')  # Bytes that are not UTF-8.
+  with pytest.raises(UserInputError, match=f'{path} \\(the run config\\) is damaged: not UTF-8 '
+                     'at byte 9'):
     run_state.restore_run(workdir)
 
 

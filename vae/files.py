@@ -65,6 +65,9 @@ def read_json(path, what):
   except json.JSONDecodeError as e:
     raise UserInputError(f'{path} ({what}) is damaged: {e.msg} at line {e.lineno}; restore or '
                          'delete it') from None
+  except UnicodeDecodeError as e:
+    raise UserInputError(f'{path} ({what}) is damaged: not UTF-8 at byte {e.start}; restore or '
+                         'delete it') from None
 
 
 def remove_tree(path):

@@ -24,12 +24,12 @@ def _parse(path):
   any other line that is not a row is a one-line UserInputError."""
   if not os.path.exists(path):
     return []
-  with open(path) as f:
-    lines = f.read().split('\n')
+  with open(path, 'rb') as f:  # Bytes: a torn last line may end inside a UTF-8 character.
+    lines = f.read().split(b'\n')
   rows = []
-  for number, line in enumerate(lines[:-1], start=1):  # lines[-1] is '' or a torn last line.
+  for number, line in enumerate(lines[:-1], start=1):  # lines[-1] is b'' or a torn last line.
     try:
-      row = json.loads(line)
+      row = json.loads(line)  # Bytes that are not UTF-8 raise UnicodeDecodeError, a ValueError.
       if isinstance(row, dict) and isinstance(row.get('step'), int) and 'split' in row:
         rows.append(row)
         continue
