@@ -5,31 +5,38 @@ float32 whatever the batching, so equal factor draws must give equal scores, not
 """
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from vae.data import dsprites
+from vae.data import dsprites_variants
+from vae.data import ground_truth
 from vae.evaluation import sampled_scores
 
 _NOISE = 3.0  # The sampled representation's noise scale, in pixels.
 
 
-def _block_counts(params, observations, key):
-  """{'mean': pixel counts of 16 blocks, 'sampled': the counts plus params·N(0, 1) noise}."""
+def _block_counts(params, observations):
+  """Pixel counts of the 16 blocks, times ``params`` (1: the counts themselves)."""
   n = observations.shape[0]
-  counts = observations.reshape(n, 4, 16, 4, 16).sum(axis=(2, 4)).reshape(n, 16)
-  return {'mean': counts, 'sampled': counts + params * jax.random.normal(key, counts.shape)}
+  return params * observations.reshape(n, 4, 16, 4, 16).sum(axis=(2, 4)).reshape(n, 16)
+
+
+def _with_noise(counts, key):
+  """{'mean': the counts, 'sampled': the counts plus _NOISE·N(0, 1)}."""
+  return {'mean': counts, 'sampled': counts + _NOISE * jax.random.normal(key, counts.shape)}
 
 
 def _encoder():
-  return sampled_scores.PureEncoder(_block_counts, jnp.float32(_NOISE))
+  return sampled_scores.PureEncoder(_block_counts, _with_noise, jnp.float32(1.0))
 
 
 def _host_mean(observations):
   """The mean representation as a host callable: today's `encode_fn` interface."""
-  return np.asarray(_block_counts(0.0, jnp.asarray(observations), jax.random.key(0))['mean'])
+  return np.asarray(_block_counts(1.0, jnp.asarray(observations)))
 
 
 def _on_host(data):
@@ -79,3 +86,51 @@ def test_sampled_representation_agrees_with_the_host_path_in_distribution():
   (a, a_error), (b, b_error) = (_mean_and_error(run['sampled'] - run['mean']) for run in runs)
   assert abs(a - b) < 4 * np.hypot(a_error, b_error)
   np.testing.assert_array_equal(runs[0]['mean'], runs[1]['mean'])
+
+
+def _small_grid():
+  """Procedural dSprites on a sub-grid of 3·2·4·8·8 = 1,536 tuples: quick to tabulate."""
+  sizes = (3, 2, 4, 8, 8)
+  return dataclasses.replace(
+      dsprites.dataset(), factor_sizes=sizes,
+      sample_factors=functools.partial(ground_truth.uniform_factors, sizes))
+
+
+def test_tabulated_scores_of_the_mean_representation_equal_the_rendered_ones():
+  # Whole pixel counts: exact whatever the batching, so the lookups must give the same numbers.
+  data, key, noise_key = _small_grid(), jax.random.key(7), jax.random.key(8)
+  table_data, table_encoder = sampled_scores.tabulated(data, _encoder(), 100)
+  assert table_encoder.params.shape == (data.num_combinations, 16)
+  sizes = {'batch_size': 8, 'num_train': 60, 'num_eval': 40}
+  for score, extra in ((sampled_scores.beta_vae_scores, {}),
+                       (sampled_scores.factor_vae_scores, {'num_variance_estimate': 200})):
+    rendered = score(data, _encoder(), key, noise_key, **sizes, **extra)
+    looked_up = score(table_data, table_encoder, key, noise_key, **sizes, **extra)
+    assert looked_up['mean'] == rendered['mean']
+  codes, factors = sampled_scores.codes_and_factors(table_data, table_encoder, key, noise_key, 50)
+  np.testing.assert_array_equal(factors, np.asarray(data.sample_with_factors(key, 50)[1]))
+  np.testing.assert_array_equal(codes['mean'], _host_mean(data.observations_from_factors(factors)))
+
+
+def test_tabulated_sampled_representation_agrees_in_distribution():
+  # Each lookup draws its own noise, as each freshly encoded observation does: the same tuple
+  # looked up twice gets two samples, and BetaVAE's sampled points average alike on both paths.
+  data = _small_grid()
+  table_data, table_encoder = sampled_scores.tabulated(data, _encoder(), 256)
+  twice = table_encoder.represent(table_encoder.statistics(table_encoder.params,
+                                                           jnp.array([5, 5])), jax.random.key(0))
+  np.testing.assert_array_equal(twice['mean'][0], twice['mean'][1])
+  assert not np.array_equal(twice['sampled'][0], twice['sampled'][1])
+  key = jax.random.key(3)
+  runs = [sampled_scores._points(d, e, key, jax.random.key(seed), 8, 100, 2,
+                                 sampled_scores._pair_distance, 64)[0]
+          for d, e, seed in ((data, _encoder(), 4), (table_data, table_encoder, 5))]
+  (a, a_error), (b, b_error) = (_mean_and_error(run['sampled'] - run['mean']) for run in runs)
+  assert abs(a - b) < 4 * np.hypot(a_error, b_error)
+  np.testing.assert_array_equal(runs[0]['mean'], runs[1]['mean'])
+
+
+def test_per_image_nuisance_is_not_tabulated():
+  assert sampled_scores.can_tabulate(dsprites.dataset())
+  assert not sampled_scores.can_tabulate(dsprites_variants.color_dataset())
+  assert not sampled_scores.can_tabulate(_on_host(dsprites.dataset()))

@@ -5,9 +5,15 @@ import os
 import subprocess
 import sys
 
+import jax
+import ml_collections
 import pytest
 
+from experiments.configs import default
+from tests import test_sampled_scores_in_graph as in_graph
 from vae import run_loop
+from vae.evaluation import sampled_scores
+from vae.evaluation import suite
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -62,3 +68,36 @@ def test_no_model_is_a_one_line_error(tmp_path, make):
   assert result.stderr.strip().splitlines()[-1] == (
       f'error: --workdir={workdir} holds no trained model (no config.json)')
   assert not (workdir / 'eval_disentanglement.json').exists()
+
+
+def test_observations_to_encode_at_the_published_sizes():
+  # Hand count: 10,000 + 5,000 points, BetaVAE 15,000 points × 64 pairs × 2, FactorVAE 15,000
+  # points × 64 and 10,000 for the variance estimate: the ~2.9 M of issue 11.
+  sizes = default.disentanglement_config()
+  assert suite.observations_to_encode(sizes) == 15_000 + 15_000 * 64 * 3 + 10_000 == 2_905_000
+
+
+def _small_sizes(points):
+  return ml_collections.ConfigDict({
+      'num_train': 100, 'num_test': 50, 'encode_batch_size': 64, 'sampled_batch_size': 8,
+      'sampled_num_train': points, 'sampled_num_eval': points // 2,
+      'num_variance_estimate': 100})
+
+
+@pytest.mark.parametrize('points, tabulates', [(40, True), (20, False)])
+def test_the_grid_is_tabulated_only_where_that_encodes_fewer(monkeypatch, points, tabulates):
+  # 1,690 observations to encode against the 1,536-tuple grid: tabulated; 970: not. The encoder
+  # gives whole pixel counts, exact under any batching, so the mean representation's scores must
+  # be equal, not close, with the table and without it.
+  data, sizes = in_graph._small_grid(), _small_sizes(points)
+  assert (suite.observations_to_encode(sizes) > data.num_combinations) == tabulates
+  calls = []
+  tabulated = sampled_scores.tabulated
+  monkeypatch.setattr(sampled_scores, 'tabulated',
+                      lambda *args, **kwargs: calls.append(1) or tabulated(*args, **kwargs))
+  run = lambda: suite.evaluate_representations(data, in_graph._encoder(), jax.random.key(0),
+                                               jax.random.key(1), sizes)
+  scores = run()
+  assert len(calls) == int(tabulates)
+  monkeypatch.setattr(sampled_scores, 'can_tabulate', lambda _: False)
+  assert run()['mean'] == scores['mean']

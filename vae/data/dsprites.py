@@ -29,11 +29,6 @@ NUM_COMBINATIONS = math.prod(FACTOR_SIZES)
 IMAGE_SHAPE = (64, 64, 1)
 SHAPE_NAMES = ('square', 'ellipse', 'heart')
 
-# Row-major strides: shape varies slowest and pos_y fastest, as in the file.
-_STRIDES = tuple(
-    math.prod(FACTOR_SIZES[i + 1:]) for i in range(len(FACTOR_SIZES))
-)
-
 # Sprite centres span the middle 60% of the image; a sprite whose every point
 # lies within _MAX_RADIUS of its centre therefore never touches the border,
 # whatever its position and rotation.
@@ -73,16 +68,12 @@ def sample_factors(key, n):
 
 def factors_to_index(factors):
   """Row-major index into the full grid (shape slowest, pos_y fastest)."""
-  f = jnp.asarray(factors, dtype=jnp.int32)
-  return jnp.sum(f * jnp.asarray(_STRIDES, dtype=jnp.int32), axis=-1)
+  return ground_truth.factors_to_index(factors, FACTOR_SIZES)
 
 
 def index_to_factors(index):
   """Factor indices, int32 [..., 5], of row-major grid indices."""
-  i = jnp.asarray(index, dtype=jnp.int32)[..., None]
-  strides = jnp.asarray(_STRIDES, dtype=jnp.int32)
-  sizes = jnp.asarray(FACTOR_SIZES, dtype=jnp.int32)
-  return (i // strides) % sizes
+  return ground_truth.index_to_factors(index, FACTOR_SIZES)
 
 
 def _pixel_centres():

@@ -68,9 +68,9 @@ def _read(path):
     raise _error(path, "has no 'imgs' and 'latents_classes' arrays") from None
 
 
-def _observations(images, strides, factors):
+def _observations(images, sizes, factors):
   """float32 [n, 64, 64, 1] (0/1) of factor indices [n, F - 1] (the colour index is 0)."""
-  rows = jnp.sum(jnp.asarray(factors, jnp.int32) * strides, axis=-1)
+  rows = ground_truth.factors_to_index(factors, sizes)
   shape = jax.ShapeDtypeStruct((*rows.shape, *images.shape[1:]), images.dtype)
   # 'expand_dims': under vmap the callback gets the rows with a batch axis; indexing handles it.
   picked = jax.pure_callback(lambda r: images[np.asarray(r)], shape, rows,
@@ -87,15 +87,13 @@ def load(path: str, sizes=FILE_FACTOR_SIZES) -> GroundTruthDataset:
   images, latents_classes = _read(path)
   check_grid(path, images, latents_classes, sizes)
   factor_sizes = tuple(sizes[1:])
-  strides = jnp.asarray([math.prod(factor_sizes[i + 1:]) for i in range(len(factor_sizes))],
-                        jnp.int32)
   return GroundTruthDataset(
       name='dsprites_npz',
       factor_names=dsprites.FACTOR_NAMES,
       factor_sizes=factor_sizes,
       observation_shape=dsprites.IMAGE_SHAPE,
       sample_factors=functools.partial(ground_truth.uniform_factors, factor_sizes),
-      observations_from_factors=functools.partial(_observations, images, strides),
+      observations_from_factors=functools.partial(_observations, images, factor_sizes),
       jittable=True,
   )
 

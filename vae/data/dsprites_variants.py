@@ -81,6 +81,7 @@ def _dataset(name, paint) -> GroundTruthDataset:
       sample_factors=dsprites.sample_factors,
       observations_from_factors=observations_from_factors,
       jittable=True,
+      fixed_observations=False,  # The nuisance depends on the whole batch (`image_keys`).
   )
 
 

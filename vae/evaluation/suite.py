@@ -31,19 +31,26 @@ REPRESENTATIONS = ('mean', 'sampled')
 
 
 @dataclasses.dataclass(frozen=True)
-class _Representations:
-  """(params, x, key) -> {name: codes} of `names` among 'mean' (E_q[z|x]) and 'sampled'
-  (z ~ q(z|x), ε from `key`), from one encoder pass: every representation sees the same
-  observations.
+class _Posterior:
+  """(params, x) -> (mean, logvar) of q(z|x): the encoder pass every representation shares.
 
   Hashable by value (flax modules are), so models of one architecture share the jitted programs
   of the sampled scores: a second model compiles nothing.
   """
   model: Any
+
+  def __call__(self, params, x):
+    return self.model.apply({'params': params}, x, method=models.VAE.encode)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Representations:
+  """((mean, logvar), key) -> {name: codes} of `names` among 'mean' (E_q[z|x]) and 'sampled'
+  (z ~ q(z|x), ε from `key`)."""
   names: tuple
 
-  def __call__(self, params, x, key):
-    mean, logvar = self.model.apply({'params': params}, x, method=models.VAE.encode)
+  def __call__(self, posterior, key):
+    mean, logvar = posterior
     codes = {'mean': mean}
     if 'sampled' in self.names:
       eps = jax.random.normal(key, mean.shape, mean.dtype)
@@ -53,7 +60,16 @@ class _Representations:
 
 def _encoder(state, names):
   """The model's jittable encoder of the representations `names` (a tuple)."""
-  return sampled_scores.PureEncoder(_Representations(state.model, names), state.params)
+  return sampled_scores.PureEncoder(_Posterior(state.model), _Representations(names),
+                                    state.params)
+
+
+def observations_to_encode(sizes):
+  """How many observations the suite encodes at `sizes` without a table of the grid."""
+  points = sizes.sampled_num_train + sizes.sampled_num_eval
+  # BetaVAE: a batch of pairs per point; FactorVAE: a batch per point and the variance estimate.
+  return (sizes.num_train + sizes.num_test + 3 * sizes.sampled_batch_size * points
+          + sizes.num_variance_estimate)
 
 
 def _prefixed(prefix, scores):
@@ -96,6 +112,10 @@ def evaluate_representations(dataset, encoder, key, noise_key, sizes, timed=None
   noise = jax.random.split(noise_key, 4)
   # Observations encoded per step of the in-graph pass: throughput only, not the codes.
   per_step = {'observations_per_step': sizes.encode_batch_size}
+  if (sampled_scores.can_tabulate(dataset)
+      and observations_to_encode(sizes) > dataset.num_combinations):
+    # Fewer encoder passes: every grid point once, then lookups (the same scores in distribution).
+    dataset, encoder = timed('encoding', sampled_scores.tabulated, dataset, encoder, **per_step)
   codes_train, factors_train = timed('encoding', sampled_scores.codes_and_factors, dataset,
                                      encoder, train_key, noise[0], sizes.num_train, **per_step)
   codes_test, factors_test = timed('encoding', sampled_scores.codes_and_factors, dataset,
