@@ -205,6 +205,17 @@ def test_coarse_bins_stay_close_to_exact_bins():
   np.testing.assert_allclose(coarse[2], exact[2], atol=0.02)
 
 
+def test_dci_of_each_representation_equals_dci_of_each_alone():
+  # One pool for every fit of both representations: the same seeds, so the same numbers.
+  f_train, f_test = sample_factors(400, 1), sample_factors(200, 2)
+  noisy = lambda f: identity(f) + np.random.default_rng(f.shape[0]).normal(size=f.shape)
+  codes_train = {'identity': identity(f_train), 'noisy': noisy(f_train)}
+  codes_test = {'identity': identity(f_test), 'noisy': noisy(f_test)}
+  together = dci.dci_of_each(codes_train, f_train, codes_test, f_test)
+  assert together == {name: dci.dci(codes_train[name], f_train, codes_test[name], f_test)
+                      for name in codes_train}
+
+
 # --- The reference library's published expectations. -------------------------
 
 

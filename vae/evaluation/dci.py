@@ -51,32 +51,51 @@ def _hist_gbt(x_train, y_train, x_test, y_test, seed):
 BACKENDS = {'hist_gbt': _hist_gbt, 'sklearn_gbt': _sklearn_gbt}
 
 
+def importance_matrices(code_sets, factors_train, factors_test, backend='hist_gbt', seed=0):
+  """``{name: (R [num_codes, F], train accuracies [F], test accuracies [F])}`` of each
+  representation's ``(codes_train, codes_test)`` in ``code_sets``, against the same factors.
+
+  Inputs must already be validated (see :func:`dci_of_each`).
+  """
+  if backend not in BACKENDS:
+    raise UserInputError(
+        f'backend must be one of {sorted(BACKENDS)}, got {backend!r}')
+  fit = BACKENDS[backend]
+  num_factors = factors_train.shape[1]
+
+  def fit_factor(task):
+    name, j = task
+    codes_train, codes_test = code_sets[name]
+    return fit(codes_train, factors_train[:, j], codes_test, factors_test[:, j], seed + j)
+
+  # Every fit of every representation is independent, and they spend most of their time in
+  # numpy/scipy kernels that release the GIL, so one pool runs them all. A fit costs about its
+  # factor's number of classes (one tree per class per stage): longest first, the workers finish
+  # together. Each fit seeds its own generator: results do not depend on the scheduling.
+  tasks = sorted(((name, j) for name in code_sets for j in range(num_factors)),
+                 key=lambda task: -np.unique(factors_train[:, task[1]]).size)
+  workers = min(len(tasks), os.cpu_count() or 1)
+  if workers > 1:
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+      fitted = dict(zip(tasks, pool.map(fit_factor, tasks)))
+  else:
+    fitted = {task: fit_factor(task) for task in tasks}
+  matrices = {}
+  for name in code_sets:
+    columns = [fitted[name, j] for j in range(num_factors)]
+    matrices[name] = (np.stack([c[0] for c in columns], axis=1),
+                      np.array([c[1] for c in columns]), np.array([c[2] for c in columns]))
+  return matrices
+
+
 def importance_matrix(codes_train, factors_train, codes_test, factors_test,
                       backend='hist_gbt', seed=0):
   """``(R [num_codes, num_factors], train accuracies [F], test accuracies [F])``.
 
   Inputs must already be validated (see :func:`dci`).
   """
-  if backend not in BACKENDS:
-    raise UserInputError(
-        f'backend must be one of {sorted(BACKENDS)}, got {backend!r}')
-  fit = BACKENDS[backend]
-  fit_factor = lambda j: fit(codes_train, factors_train[:, j], codes_test,
-                             factors_test[:, j], seed + j)
-  num_factors = factors_train.shape[1]
-  # The fits are independent and spend most of their time in numpy/scipy
-  # kernels that release the GIL, so threads can overlap them where a core is
-  # free (on a loaded 2-core machine they gained nothing measurable). Each fit
-  # seeds its own generator: the result does not depend on the scheduling.
-  workers = min(num_factors, os.cpu_count() or 1)
-  if workers > 1:
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-      columns = list(pool.map(fit_factor, range(num_factors)))
-  else:
-    columns = [fit_factor(j) for j in range(num_factors)]
-  importance = np.stack([c[0] for c in columns], axis=1)
-  return (importance, np.array([c[1] for c in columns]),
-          np.array([c[2] for c in columns]))
+  return importance_matrices({None: (codes_train, codes_test)}, factors_train, factors_test,
+                             backend, seed)[None]
 
 
 def _normalized_entropy(probabilities, axis):
@@ -112,6 +131,23 @@ def completeness(importance):
   return float(np.sum(per_factor * _weights(importance, axis=0)))
 
 
+def dci_of_each(codes_train, factors_train, codes_test, factors_test, backend='hist_gbt',
+                seed=0):
+  """`dci` of each representation ``{name: codes [N, num_codes]}`` on the same factors:
+  ``{name: scores}``, every classifier fitted in one pool."""
+  code_sets = {}
+  for name in codes_train:
+    train, kept_train, test, kept_test = validation.train_test(
+        codes_train[name], factors_train, codes_test[name], factors_test)
+    code_sets[name] = (train, test)
+  matrices = importance_matrices(code_sets, kept_train, kept_test, backend, seed)
+  return {name: {'disentanglement': disentanglement(importance),
+                 'completeness': completeness(importance),
+                 'informativeness_train': float(np.mean(train_acc)),
+                 'informativeness_test': float(np.mean(test_acc))}
+          for name, (importance, train_acc, test_acc) in matrices.items()}
+
+
 def dci(codes_train, factors_train, codes_test, factors_test,
         backend='hist_gbt', seed=0):
   """DCI scores of codes ``[N, num_codes]`` w.r.t. integer factors ``[N, F]``.
@@ -121,13 +157,5 @@ def dci(codes_train, factors_train, codes_test, factors_test,
   (``'hist_gbt'`` or the reference ``'sklearn_gbt'``); ``seed`` fixes the
   classifiers' tie-breaking.
   """
-  codes_train, factors_train, codes_test, factors_test = validation.train_test(
-      codes_train, factors_train, codes_test, factors_test)
-  importance, train_acc, test_acc = importance_matrix(
-      codes_train, factors_train, codes_test, factors_test, backend, seed)
-  return {
-      'disentanglement': disentanglement(importance),
-      'completeness': completeness(importance),
-      'informativeness_train': float(np.mean(train_acc)),
-      'informativeness_test': float(np.mean(test_acc)),
-  }
+  return dci_of_each({None: codes_train}, factors_train, {None: codes_test}, factors_test,
+                     backend, seed)[None]

@@ -94,7 +94,6 @@ def _array_scores(codes_train, factors_train, codes_test, factors_test, timed):
   split = (codes_train, factors_train, codes_test, factors_test)
   return {**timed('active_units', active_units.active_units, codes_train),
           **timed('mig', mig.mig, codes_train, factors_train),
-          **timed('dci', dci.dci, *split),
           **timed('sap', sap.sap, *split),
           **timed('modularity', modularity.modularity_explicitness, *split),
           **timed('unsupervised', unsupervised.unsupervised, codes_train)}
@@ -126,10 +125,13 @@ def evaluate_representations(dataset, encoder, key, noise_key, sizes, timed=None
   factor = timed('factor_vae', sampled_scores.factor_vae_scores, dataset, encoder, factor_key,
                  noise[3], sizes.sampled_batch_size, sizes.sampled_num_train,
                  sizes.sampled_num_eval, sizes.num_variance_estimate, **per_step)
+  dci_scores = timed('dci', dci.dci_of_each, codes_train, factors_train, codes_test,
+                     factors_test)
   results = {}
   for name in codes_train:
     scores = _array_scores(codes_train[name], factors_train, codes_test[name], factors_test,
                            timed)
+    scores.update(dci_scores[name])
     scores.update(_prefixed('beta_vae', beta[name]))
     scores.update(_prefixed('factor_vae', factor[name]))
     results[name] = {score: float(value) for score, value in scores.items()}
