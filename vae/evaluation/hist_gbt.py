@@ -41,6 +41,7 @@ on 1,000 points it moves D or C by up to about 0.003, with no sign preferred
 (``tests/test_dci_agreement.py``).
 """
 
+import numba
 import numpy as np
 import scipy.special
 
@@ -97,12 +98,57 @@ def _cut_gains(g_left, n_left, g_all, n_all, valid):
   return np.where(valid, gains, -np.inf)
 
 
-def _split_gains(g_cum, n_cum):
-  """Gain of every (node, feature, bin boundary) from cumulative histograms."""
-  g_left, n_left = g_cum[..., :-1], n_cum[..., :-1]
-  g_all, n_all = g_cum[..., -1:], n_cum[..., -1:]
-  return _cut_gains(g_left, n_left, g_all, n_all,
-                    (n_left > 0) & (n_left < n_all))
+@numba.njit(cache=True, nogil=True)
+def _best_boundaries(g_cum, n_cum, splittable):
+  """Best bin-boundary cut of every (tree, node, feature) from cumulative histograms
+  ``[T, nodes, F, B]``: ``(gain, bin) [T, nodes, F]``, the first bin among equal gains and
+  ``(-inf, 0)`` where no cut is valid or the node is not ``splittable [T, nodes]``.
+
+  A cut after bin b is valid when both sides keep samples; its gain is `_cut_gains`'s, in the
+  same floating-point operations.
+  """
+  num_trees, num_nodes, num_features, num_bins = g_cum.shape
+  gain = np.full((num_trees, num_nodes, num_features), -np.inf)
+  best_bin = np.zeros((num_trees, num_nodes, num_features), dtype=np.int64)
+  for t in range(num_trees):
+    for m in range(num_nodes):
+      if not splittable[t, m]:
+        continue
+      for f in range(num_features):
+        g_all, n_all = g_cum[t, m, f, num_bins - 1], n_cum[t, m, f, num_bins - 1]
+        for b in range(num_bins - 1):
+          g_left, n_left = g_cum[t, m, f, b], n_cum[t, m, f, b]
+          if n_left > 0 and n_left < n_all:
+            cut = (g_left ** 2 / n_left + (g_all - g_left) ** 2 / (n_all - n_left)
+                   - g_all ** 2 / n_all)
+            if cut > gain[t, m, f]:
+              gain[t, m, f], best_bin[t, m, f] = cut, b
+  return gain, best_bin
+
+
+@numba.njit(cache=True, nogil=True)
+def _corner_bounds(grad, absolute, count, g_cum, n_cum, inner, reach, out):
+  """`_inner_bounds`'s test, one pass over ``[T, nodes, F, B]`` (numpy would make ~30)."""
+  num_trees, num_nodes, num_features, num_bins = grad.shape
+  for t in range(num_trees):
+    for m in range(num_nodes):
+      for f in range(num_features):
+        g_all, n_all = g_cum[t, m, f, num_bins - 1], n_cum[t, m, f, num_bins - 1]
+        for b in range(num_bins):
+          n_bin = count[t, m, f, b]
+          out[t, m, f, b] = False
+          if not inner[f, b] or n_bin < 2:
+            continue
+          middle = g_cum[t, m, f, b] - grad[t, m, f, b] / 2
+          n_low, n_high = n_cum[t, m, f, b] - n_bin + 1, n_cum[t, m, f, b] - 1
+          inv_low, inv_high = 1 / n_low, 1 / n_high
+          inv_rest_low, inv_rest_high = 1 / (n_all - n_low), 1 / (n_all - n_high)
+          best = -np.inf
+          for g in (middle - absolute[t, m, f, b] / 2, middle + absolute[t, m, f, b] / 2):
+            square, rest = g * g, (g_all - g) ** 2
+            best = max(best, square * inv_low + rest * inv_rest_low,
+                       square * inv_high + rest * inv_rest_high)
+          out[t, m, f, b] = best >= reach[t, m]
 
 
 def _inner_bounds(grad, absolute, count, g_cum, n_cum, inner, floor):
@@ -115,21 +161,12 @@ def _inner_bounds(grad, absolute, count, g_cum, n_cum, inner, floor):
   of the four corners: no bin outside the result can hold a better cut.
   Only bins with ≥ 2 distinct values (``inner``) and ≥ 2 samples qualify.
   """
-  g_all, n_all = g_cum[..., -1:], n_cum[..., -1:]
-  with np.errstate(divide='ignore', invalid='ignore'):
-    middle = g_cum - grad / 2
-    low, high = middle - absolute / 2, middle + absolute / 2
-    n_low, n_high = n_cum - count + 1, n_cum - 1
-    # Corner gains g²/m + (G − g)²/(n − m); the constant G²/n moves to floor.
-    inv = (1 / n_low, 1 / n_high, 1 / (n_all - n_low), 1 / (n_all - n_high))
-    best = None
-    for g in (low, high):
-      square, rest = g * g, (g_all - g) ** 2
-      for inv_left, inv_right in ((inv[0], inv[2]), (inv[1], inv[3])):
-        corner = square * inv_left + rest * inv_right
-        best = corner if best is None else np.maximum(best, corner, out=best)
-    reach = floor + g_all[..., 0, 0] ** 2 / n_all[..., 0, 0]
-  return inner & (count >= 2) & (best >= reach[..., None, None])
+  # Corner gains g²/m + (G − g)²/(n − m); the constant G²/n moves to floor.
+  with np.errstate(divide='ignore', invalid='ignore'):  # Empty nodes: never splittable.
+    reach = floor + g_cum[..., 0, -1] ** 2 / n_cum[..., 0, -1]
+  out = np.empty(grad.shape, dtype=bool)
+  _corner_bounds(grad, absolute, count, g_cum, n_cum, inner, reach, out)
+  return out
 
 
 def _choose_feature(gain, rng):
@@ -238,11 +275,9 @@ def _best_splits(grad, absolute, count, node, residual, data, splittable, rng):
   search. ``cut`` is the largest training value that goes left.
   """
   g_cum, n_cum = np.cumsum(grad, axis=-1), np.cumsum(count, axis=-1)
-  gains = _split_gains(g_cum, n_cum)                    # [T, nodes, F, B-1]
-  gains = np.where(splittable[..., None, None], gains, -np.inf)
-  feature_gain, feature_bin = gains.max(axis=-1), gains.argmax(axis=-1)
+  feature_gain, feature_bin = _best_boundaries(g_cum, n_cum, splittable)
   feature_cut = np.take_along_axis(
-      np.broadcast_to(data.bin_max, gains.shape[:2] + data.bin_max.shape),
+      np.broadcast_to(data.bin_max, feature_bin.shape[:2] + data.bin_max.shape),
       feature_bin[..., None], axis=-1)[..., 0]
   node_best = feature_gain.max(axis=-1)
   # The slack keeps inner cuts that tie the best boundary within rounding.
