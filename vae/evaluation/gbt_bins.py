@@ -3,15 +3,14 @@
 Split candidates per feature: sklearn's own (midpoints between consecutive
 distinct values) when there are at most ``max_bins`` distinct values, else
 ``max_bins − 1`` gap-aware quantile thresholds. :func:`prepare` also keeps
-what every boosting stage reuses: the one-hot bin matrix whose products give
-histograms, per-bin value ranges, and each feature's sorted sample order
+what every boosting stage reuses: each sample's bins, per-bin counts and value
+ranges, and each feature's sorted sample order
 (for the exact search inside bins).
 """
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
-import scipy.sparse
 
 
 def bin_edges(column, max_bins):
@@ -50,7 +49,6 @@ class BinnedData(NamedTuple):
   train: np.ndarray        # [F, N] bin index of each training value
   x_train: np.ndarray      # [F, N] training values
   x_test: np.ndarray       # [F, N_test] test values
-  onehot: Any              # [F·B, N] sparse: sample n has bin b of feature f
   count: np.ndarray        # [F, B] training samples per bin (root counts)
   bin_min: np.ndarray      # [F, B] smallest training value in each bin
   bin_max: np.ndarray      # [F, B] largest training value in each bin
@@ -70,18 +68,13 @@ def prepare(x_train, x_test, max_bins):
   bin_max = np.full((num_features, num_bins), -np.inf)
   np.minimum.at(bin_min, (features[None], binned), x_train)
   np.maximum.at(bin_max, (features[None], binned), x_train)
-  # Histograms are products with this one-hot matrix.
-  rows = (features[None] * num_bins + binned).ravel()
-  samples = np.repeat(np.arange(num_samples), num_features)
-  onehot = scipy.sparse.csr_matrix(
-      (np.ones(rows.size), (rows, samples)),
-      shape=(num_features * num_bins, num_samples))
-  count = np.asarray(onehot.sum(axis=1)).reshape(num_features, num_bins)
+  count = np.stack([np.bincount(binned[:, j], minlength=num_bins) for j in features]).astype(
+      np.float64)
   # Bins are value ranges, so each is a run of this order (for refinement).
   order = np.argsort(x_train, axis=0, kind='stable').T.copy()
   bin_start = np.zeros((num_features, num_bins + 1), np.intp)
   bin_start[:, 1:] = np.cumsum(count, axis=1)
   # Only such bins have cuts inside them to search exactly.
   inner = bin_min < bin_max
-  return BinnedData(binned.T.copy(), x_train.T.copy(), x_test.T.copy(), onehot,
+  return BinnedData(binned.T.copy(), x_train.T.copy(), x_test.T.copy(),
                     count, bin_min, bin_max, order, bin_start, inner)

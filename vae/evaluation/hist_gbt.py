@@ -22,7 +22,8 @@ same algorithm with the same defaults:
 
 How splits are searched is the difference. sklearn sorts every node's values
 and tries every cut; here histograms over bins (:mod:`gbt_bins`) give every
-cut between bins at once, for all trees of a stage together. A feature with
+cut between bins at once, for all trees of a stage together (the histograms,
+the boundary search and the bound below are numba kernels: one pass each). A feature with
 at most ``max_bins`` distinct values has one value per bin: the same cuts as
 sklearn. With more, cuts inside a bin are searched sample by sample wherever
 they could beat the node's best bin-boundary cut: a cut inside a bin has its
@@ -50,35 +51,44 @@ from vae.evaluation import gbt_bins
 _EPSILON = np.finfo(np.float64).eps
 
 
-def _histograms(data, columns, num_columns):
-  """Sums of each column of ``columns [N, M]`` per (feature, bin): ``[M, F, B]``."""
-  # One sparse product with the fixed one-hot matrix replaces F bincounts.
-  sums = data.onehot @ columns
-  return sums.T.reshape((num_columns,) + data.count.shape)
+@numba.njit(cache=True, nogil=True)
+def _node_sums(bins, slot, residual, num_slots, num_bins):
+  """Residual, |residual| and count sums ``[T, 3, slots, F, B]`` per (tree, slot, feature,
+  bin) of the samples with ``slot [T, N] >= 0``; ``bins [F, N]`` is each sample's bin.
+
+  Samples are added in index order, so every sum is the same float as a product with a one-hot
+  matrix of the samples would give.
+  """
+  num_trees, num_samples = slot.shape
+  num_features = bins.shape[0]
+  sums = np.zeros((num_trees, 3, num_slots, num_features, num_bins))
+  for t in range(num_trees):
+    for n in range(num_samples):
+      s = slot[t, n]
+      if s < 0:
+        continue
+      r = residual[t, n]
+      for f in range(num_features):
+        b = bins[f, n]
+        sums[t, 0, s, f, b] += r
+        sums[t, 1, s, f, b] += abs(r)
+        sums[t, 2, s, f, b] += 1.0
+  return sums
 
 
 def _root_histograms(data, residual):
   """Gradient sums, absolute-gradient sums and counts ``[T, 1, F, B]`` of the roots."""
-  num_trees = residual.shape[0]
-  sums = _histograms(data, np.concatenate([residual, np.abs(residual)]).T,
-                     2 * num_trees)[:, None]
-  return sums[:num_trees], sums[num_trees:], np.broadcast_to(
-      data.count, sums[:num_trees].shape)
+  sums = _node_sums(data.train, np.zeros(residual.shape, np.intp), residual, 1,
+                    data.count.shape[1])
+  return sums[:, 0], sums[:, 1], sums[:, 2]
 
 
 def _child_histograms(grad, absolute, count, node, residual, data):
   """Histograms of every node's children: left by summing, right by subtraction."""
   num_trees, num_parents = grad.shape[:2]
-  # in_left[t, p, n]: sample n sits in the left child of parent p in tree t.
-  in_left = node[:, None, :] == 2 * np.arange(num_parents)[:, None]
-  # Residual, |residual| and indicator columns side by side: one product.
-  columns = np.empty((num_trees, 3, num_parents, node.shape[1]))
-  np.multiply(in_left, residual[:, None, :], out=columns[:, 0])
-  np.multiply(in_left, np.abs(residual)[:, None, :], out=columns[:, 1])
-  columns[:, 2] = in_left
-  columns = np.ascontiguousarray(columns.reshape(-1, node.shape[1]).T)
-  sums = _histograms(data, columns, columns.shape[1]).reshape(
-      (num_trees, 3, num_parents) + data.count.shape)
+  # Node 2p is the left child of parent p: only left children are summed.
+  left_of = np.where(node % 2 == 0, node // 2, -1)
+  sums = _node_sums(data.train, left_of, residual, num_parents, data.count.shape[1])
   return (_with_right(sums[:, 0], grad, num_trees),
           _with_right(sums[:, 1], absolute, num_trees),
           _with_right(sums[:, 2], count, num_trees))
