@@ -401,6 +401,7 @@ def suite_case():
   stages = results['stage_seconds']
   return {'case': 'suite', 'seconds': results['seconds'], 'cpu_s': time.process_time() - cpu,
           'train_steps': _SUITE_TRAIN_STEPS.value, 'sizes': sizes.to_dict(),
+          'grid_tabulated': results['grid_tabulated'],
           'stage_seconds': stages,
           'stage_share': {name: t / results['seconds'] for name, t in stages.items()},
           'scores': {name: results[name] for name in suite.REPRESENTATIONS if name in results}}

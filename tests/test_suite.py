@@ -91,6 +91,7 @@ def test_the_grid_is_tabulated_only_where_that_encodes_fewer(monkeypatch, points
   # be equal, not close, with the table and without it.
   data, sizes = in_graph._small_grid(), _small_sizes(points)
   assert (suite.observations_to_encode(sizes) > data.num_combinations) == tabulates
+  assert suite.tabulates(data, sizes) == tabulates
   calls = []
   tabulated = sampled_scores.tabulated
   monkeypatch.setattr(sampled_scores, 'tabulated',

@@ -21,8 +21,10 @@ def get_config():
   config.num_train_steps = 500
   config.eval_every_steps = 250
   config.checkpoint_every_steps = 250
-  # BetaVAE/FactorVAE encode 64 images per point: at the published 10,000/5,000 points that is
-  # ~3M encoder passes per model, minutes on a CPU. The CPU sweep uses smaller sizes.
+  # BetaVAE/FactorVAE encode 64 images per point: at the published 10,000/5,000 points the suite
+  # instead encodes the whole 737,280-image grid once (sampled_scores.tabulated), which still
+  # takes ~6 of its ~9 min per model on a 2-core CPU (BUILD_NOTES.md). The CPU sweep uses smaller
+  # sizes: about 60,000 encoder passes per model.
   config.disentanglement = default.disentanglement_config(
       num_train=1000, num_test=500, sampled_num_train=100, sampled_num_eval=50,
       num_variance_estimate=1000)

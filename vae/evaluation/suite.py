@@ -64,6 +64,13 @@ def _encoder(state, names):
                                     state.params)
 
 
+def tabulates(dataset, sizes):
+  """Whether the suite encodes every grid point once (`sampled_scores.tabulated`) and looks the
+  points up: where the dataset allows it and that is fewer encoder passes than the points'."""
+  return (sampled_scores.can_tabulate(dataset)
+          and observations_to_encode(sizes) > dataset.num_combinations)
+
+
 def observations_to_encode(sizes):
   """How many observations the suite encodes at `sizes` without a table of the grid."""
   points = sizes.sampled_num_train + sizes.sampled_num_eval
@@ -111,9 +118,7 @@ def evaluate_representations(dataset, encoder, key, noise_key, sizes, timed=None
   noise = jax.random.split(noise_key, 4)
   # Observations encoded per step of the in-graph pass: throughput only, not the codes.
   per_step = {'observations_per_step': sizes.encode_batch_size}
-  if (sampled_scores.can_tabulate(dataset)
-      and observations_to_encode(sizes) > dataset.num_combinations):
-    # Fewer encoder passes: every grid point once, then lookups (the same scores in distribution).
+  if tabulates(dataset, sizes):
     dataset, encoder = timed('encoding', sampled_scores.tabulated, dataset, encoder, **per_step)
   codes_train, factors_train = timed('encoding', sampled_scores.codes_and_factors, dataset,
                                      encoder, train_key, noise[0], sizes.num_train, **per_step)
@@ -139,7 +144,8 @@ def evaluate_representations(dataset, encoder, key, noise_key, sizes, timed=None
 
 
 def evaluate_state(state, dataset, key, sizes):
-  """{'mean': scores, 'sampled': scores, 'sizes', 'seconds', 'stage_seconds'} for one model.
+  """{'mean': scores, 'sampled': scores, 'sizes', 'grid_tabulated', 'seconds', 'stage_seconds'}
+  for one model.
 
   `sizes.representations` (default both) says which representations are scored; the mean one is
   always among them, as the summaries read it. `stage_seconds` is the wall time of each metric
@@ -154,6 +160,7 @@ def evaluate_state(state, dataset, key, sizes):
   results = evaluate_representations(dataset, _encoder(state, names), representation_key,
                                      noise_key, sizes, timed)
   results['sizes'] = sizes.to_dict()
+  results['grid_tabulated'] = tabulates(dataset, sizes)
   results['seconds'] = time.perf_counter() - start
   results['stage_seconds'] = timed.seconds
   return results
