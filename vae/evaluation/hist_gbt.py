@@ -23,9 +23,9 @@ same algorithm with the same defaults:
 How splits are searched is the difference. sklearn sorts every node's values
 and tries every cut; here histograms over bins (:mod:`gbt_bins`) give every
 cut between bins at once, for all trees of a stage together (the histograms,
-the boundary search and the bound below are numba kernels: one pass each). A feature with
-at most ``max_bins`` distinct values has one value per bin: the same cuts as
-sklearn. With more, cuts inside a bin are searched sample by sample wherever
+the boundary search and the bound below are numba kernels: one pass each). A
+feature with at most ``max_bins`` distinct values has one value per bin: the
+same cuts as sklearn. With more, cuts inside a bin are searched sample by sample wherever
 they could beat the node's best bin-boundary cut: a cut inside a bin has its
 left sum within the bin's negative and positive residual sums (histograms of
 ``|y − p|`` give both) and its left count within the bin's, and the gain is
@@ -137,16 +137,16 @@ def _best_boundaries(g_cum, n_cum, splittable):
 
 
 @numba.njit(cache=True, nogil=True)
-def _corner_bounds(grad, absolute, count, g_cum, n_cum, inner, reach, out):
+def _corner_bounds(grad, absolute, count, g_cum, n_cum, inner, reach):
   """`_inner_bounds`'s test, one pass over ``[T, nodes, F, B]`` (numpy would make ~30)."""
   num_trees, num_nodes, num_features, num_bins = grad.shape
+  out = np.zeros(grad.shape, dtype=np.bool_)
   for t in range(num_trees):
     for m in range(num_nodes):
       for f in range(num_features):
         g_all, n_all = g_cum[t, m, f, num_bins - 1], n_cum[t, m, f, num_bins - 1]
         for b in range(num_bins):
           n_bin = count[t, m, f, b]
-          out[t, m, f, b] = False
           if not inner[f, b] or n_bin < 2:
             continue
           middle = g_cum[t, m, f, b] - grad[t, m, f, b] / 2
@@ -159,6 +159,7 @@ def _corner_bounds(grad, absolute, count, g_cum, n_cum, inner, reach, out):
             best = max(best, square * inv_low + rest * inv_rest_low,
                        square * inv_high + rest * inv_rest_high)
           out[t, m, f, b] = best >= reach[t, m]
+  return out
 
 
 def _inner_bounds(grad, absolute, count, g_cum, n_cum, inner, floor):
@@ -174,9 +175,7 @@ def _inner_bounds(grad, absolute, count, g_cum, n_cum, inner, floor):
   # Corner gains g²/m + (G − g)²/(n − m); the constant G²/n moves to floor.
   with np.errstate(divide='ignore', invalid='ignore'):  # Empty nodes: never splittable.
     reach = floor + g_cum[..., 0, -1] ** 2 / n_cum[..., 0, -1]
-  out = np.empty(grad.shape, dtype=bool)
-  _corner_bounds(grad, absolute, count, g_cum, n_cum, inner, reach, out)
-  return out
+  return _corner_bounds(grad, absolute, count, g_cum, n_cum, inner, reach)
 
 
 def _choose_feature(gain, rng):

@@ -254,13 +254,15 @@ def _map_steps(fn, items, key, per_step):
   """``fn(items [k, ...], key) -> {name: [k, ...]}`` over all items, ``k = per_step`` at a time.
 
   One `lax.map`: a single compiled step, no host round trip between steps. The last step is
-  filled by wrapping around to the first items (valid inputs), whose outputs are dropped.
+  filled by wrapping around to the first items (valid inputs), whose outputs are dropped. Each
+  step gets its own split of ``key``, or None when ``key`` is None (``fn`` draws no noise).
   """
   n = items.shape[0]
   num_steps = -(-n // per_step)
   steps = items[jnp.arange(num_steps * per_step) % n].reshape(num_steps, per_step,
                                                               *items.shape[1:])
-  out = jax.lax.map(lambda args: fn(*args), (steps, jax.random.split(key, num_steps)))
+  keys = None if key is None else jax.random.split(key, num_steps)
+  out = jax.lax.map(lambda args: fn(*args), (steps, keys))
   return jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:])[:n], out)
 
 
@@ -391,8 +393,7 @@ def _grid_statistics(data, statistics, params, per_step):
   index = jnp.arange(data.num_combinations, dtype=jnp.int32)
   encode = lambda i, _: statistics(params, data.observations_from_factors(
       ground_truth.index_to_factors(i, data.factor_sizes)))
-  # The key is unused: the statistics draw no noise.
-  return _map_steps(encode, index, jax.random.key(0), per_step)
+  return _map_steps(encode, index, None, per_step)
 
 
 def can_tabulate(data):
