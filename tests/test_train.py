@@ -6,6 +6,7 @@ import jax
 import numpy as np
 import pytest
 
+from benchmarks import conv_precision
 from vae import run_loop
 from vae import models
 from vae import train
@@ -159,3 +160,12 @@ def test_checkpoint_of_another_shape(config, tmp_path):
   with pytest.raises(UserInputError, match='checkpoint at step 4 .* another model shape'):
     run_loop.train_and_evaluate(config, workdir)
   assert read_metrics(workdir) == rows
+
+
+def test_training_program_gradients_match_float64():
+  # The loop's own scanned program, default conv form (matmul on CPU, YNNPACK as XLA chooses),
+  # against float64 with the same batches and ε; the bound's derivation is in the benchmark.
+  loss_error, leaf_errors = conv_precision.training_errors_against_float64()
+  assert loss_error <= 1e-5
+  worst = max(leaf_errors, key=leaf_errors.get)
+  assert leaf_errors[worst] <= conv_precision.BOUND, (worst, leaf_errors[worst])
