@@ -64,6 +64,10 @@ _CASES = {
     'zero_importance_samples': ('train', (TEST_CONFIG, '--config.num_importance_samples=0'), 1,
                                 'error: --config.num_importance_samples=0 must be a positive '
                                 'integer'),
+    # Refused before tracing: the step's program has a named scalar per latent.
+    'huge_latents': ('train', (TEST_CONFIG, '--config.latents=1000000'), 1,
+                     'error: --config.latents=1000000 must be at most 1024 (one logged '
+                     'kl_per_dim/i and one traversal row per latent)'),
     'unknown_model': ('train', (TEST_CONFIG, '--config.model=resnet'), 1,
                       "error: unknown model 'resnet' (--config.model); allowed: conv, mlp"),
     'unknown_nested_setting': (

@@ -19,10 +19,12 @@ from experiments.configs import test as test_config
 from tests import run_files
 from vae import checkpoint
 from vae import files
+from vae import report
 from vae import run_loop
 from vae import run_state
 from vae import settings
 from vae import sweep
+from vae.evaluation import suite
 from vae.errors import UserInputError
 from vae.metric_writer import read_metrics
 
@@ -217,6 +219,23 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(single_refer
   assert int(run_state.restore_run(workdir)[2].step) == 4
   _run_to(workdir, 12)
   assert run_files.snapshot(workdir) == reference
+
+
+def test_a_summary_row_comes_from_one_step_when_scores_fell_back(tmp_path):
+  # Complete at step 8, then its checkpoint is damaged: the scores come from step 4, and the row
+  # must not pair them with step 8's eval row (this run has no eval row at step 4).
+  workdir = str(tmp_path / 'run')
+  _run_to(workdir, 8)
+  _flip_three_bytes(os.path.join(workdir, 'checkpoints', '8'))
+  assert suite.evaluate_run(workdir)['step'] == 4
+  (row,), excluded = report.collect(workdir)
+  assert not excluded and row['step'] == 4
+  assert not {name for name in report.EVAL_COLUMNS if name in row}
+  assert row['note'] == ('scores and eval row of step 4, an earlier checkpoint than the final '
+                         'step 8')
+  report.write_report(workdir)
+  with open(os.path.join(workdir, 'summary.md')) as f:
+    assert f'- run: {row["note"]}' in f.read()
 
 
 def test_no_intact_checkpoint_is_a_one_line_error(tmp_path):

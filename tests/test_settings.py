@@ -77,6 +77,8 @@ def _with(config, name, value):
     ('seed', '0', "--config.seed='0' must be an integer in"),
     ('latents', 2.5, '--config.latents=2.5 must be a positive integer'),
     ('latents', True, '--config.latents=True must be a positive integer'),
+    ('latents', 1025, '--config.latents=1025 must be at most 1024 (one logged kl_per_dim/i and '
+     'one traversal row per latent)'),
     ('batch_size', 0, '--config.batch_size=0 must be a positive integer'),
     ('num_probes', 1.5, '--config.num_probes=1.5 must be a positive integer'),
     ('likelihood', 'poisson', "unknown likelihood 'poisson' (--config.likelihood); allowed:"),

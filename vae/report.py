@@ -14,6 +14,7 @@ import json
 import os
 
 import numpy as np
+from absl import logging
 
 from vae import files
 from vae import metric_writer
@@ -23,7 +24,7 @@ from vae import run_state
 from vae.evaluation import suite
 from vae.run_state import CONFIG_FILE
 
-_INTERNAL = ('step', 'kl_per_dim', 'run_dir')  # Row fields used by plots, not table columns.
+_INTERNAL = ('step', 'kl_per_dim', 'run_dir', 'note')  # Row fields used by plots, not table columns.
 # `beta` repeats `strength` for the methods whose strength is β, so β sweeps keep their column.
 LEADING_COLUMNS = ('method', 'strength', 'beta', 'seed', 'recon', 'kl', 'elbo', 'log_px',
                    'elbo_gap', 'active_latents')
@@ -44,24 +45,38 @@ def run_dirs(workdir):
 
 
 def _run_row(run_dir):
-  """The summary row of one finished run, or None when it is not finished."""
+  """The summary row of one finished run, or None when it is not finished.
+
+  Every field comes from one step: when the scores are of an earlier checkpoint (the final one
+  was damaged and `experiments.evaluate` fell back), the row takes that step's eval row and says so
+  in its `note`.
+  """
   step = run_state.completed_step(run_dir)
   final = None if step is None else run_state.final_eval_row(run_dir, step)
   if final is None:
     return None
   config = files.read_json(os.path.join(run_dir, CONFIG_FILE), 'the run config')
+  scores_path = os.path.join(run_dir, suite.RESULT_FILE)
+  scores = (files.read_json(scores_path, 'disentanglement scores')
+            if os.path.exists(scores_path) else None)
+  note = None
+  if scores is not None and scores.get('step', step) != step:
+    note = (f"scores and eval row of step {scores['step']}, an earlier checkpoint than the "
+            f'final step {step}')
+    logging.warning('%s: %s', run_dir, note)
+    step = scores['step']
+    final = run_state.final_eval_row(run_dir, step) or {}
   method = config.get('method', 'beta_vae')
   setting = objectives.STRENGTH_SETTINGS[method]
   row = {'method': method, 'strength': config[setting], 'seed': config['seed'], 'step': step,
-         'run_dir': run_dir}
+         'run_dir': run_dir, 'note': note}
   if setting == 'beta':
     row['beta'] = config['beta']
   row.update({name: final[name] for name in EVAL_COLUMNS if name in final})
   row['kl_per_dim'] = [final[k] for k in sorted(
       (k for k in final if k.startswith('kl_per_dim/')), key=lambda k: int(k.split('/')[1]))]
-  scores_path = os.path.join(run_dir, suite.RESULT_FILE)
-  if os.path.exists(scores_path):
-    row.update(files.read_json(scores_path, 'disentanglement scores')['mean'])
+  if scores is not None:
+    row.update(scores['mean'])
   return row
 
 
@@ -143,7 +158,7 @@ def _best_strength_lines(rows):
 def markdown(rows, names, excluded):
   sym, method = symbol(rows), rows[0]['method']
   strengths = sorted({r['strength'] for r in rows})
-  seeds = {b: len(v) for b, v in per_strength(rows, 'recon').items()}
+  seeds = {b: sum(r['strength'] == b for r in rows) for b in strengths}
   lines = [f'# {method} sweep summary ({sym})', '',
            'Median over seeds [min, max]; recon, kl, elbo, log_px (the importance-weighted '
            'bound) and elbo_gap = log_px − elbo in nats per example (eval set).', '',
@@ -156,6 +171,9 @@ def markdown(rows, names, excluded):
   best = _best_strength_lines(rows)
   if best:
     lines += ['', f'## Which {sym} disentangles best, at what reconstruction cost', '', *best]
+  notes = sorted((os.path.basename(r['run_dir']), r['note']) for r in rows if r.get('note'))
+  if notes:
+    lines += ['', '## Runs scored at an earlier step', '', *[f'- {d}: {why}' for d, why in notes]]
   if excluded:
     lines += ['', '## Excluded runs', '', *[f'- {d}: {why}' for d, why in sorted(excluded.items())]]
   return '\n'.join(lines) + '\n'

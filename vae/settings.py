@@ -25,6 +25,11 @@ from vae.evaluation import unsupervised
 # key(2**32 - 1), so two runs would silently share their keys.
 MAX_SEED = 2**32 - 1
 
+# Each latent is a named scalar of every step's program (`kl_per_dim/i`) and a row of the traversal
+# figure: the program's trace grows with the count (the tiny test run takes 51 s at 256 latents and
+# 151 s at 2,048), so a million latents would trace for hours before the memory check.
+MAX_LATENTS = 1024
+
 _POSITIVE_INT_SETTINGS = ('latents', 'batch_size', 'num_train_steps', 'log_every_steps',
                           'eval_every_steps', 'checkpoint_every_steps', 'num_eval_examples',
                           'eval_batch_size', 'num_probes', 'num_importance_samples',
@@ -172,6 +177,9 @@ def check_config(config):
       _check_positive_int(f'--config.{name}', config[name])
   if config.model == 'mlp':
     _check_positive_int('--config.hidden', config.hidden)
+  if config.get('latents', 1) > MAX_LATENTS:
+    raise UserInputError(f'--config.latents={config.latents} must be at most {MAX_LATENTS} '
+                         '(one logged kl_per_dim/i and one traversal row per latent)')
   _check_seeds(config)
   for name, allowed, description in _REAL_SETTINGS:
     if name in config:
