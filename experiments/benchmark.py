@@ -433,8 +433,7 @@ def _table(results):
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  del argv  # experiments.cli refuses positional arguments.
   unknown = sorted(set(_CASES.value) - set(_ALL_CASES))
   if unknown:
     raise app.UsageError(f'unknown --cases {unknown}; allowed: {", ".join(_ALL_CASES)}')

@@ -190,6 +190,9 @@ def _parse_flags(argv):
   problem = _config_problem(argv, parsed=error is None)
   if problem is None and error is not None:
     problem = _flags_error(error)
+  if problem is None and remaining[1:]:
+    problem = (f"unexpected argument {remaining[1]!r}: every setting is a flag, "
+               '--NAME=VALUE (--help lists them)')
   if problem is not None:
     sys.stderr.write(f'error: {problem}\n')
     sys.exit(_USAGE_EXIT_CODE)

@@ -6,7 +6,6 @@ same held-out clean and corrupted test inputs, and writes DIR/autoencoders.{csv,
 DIR/figures/autoencoders.png.
 """
 
-from absl import app
 from absl import flags
 from ml_collections import config_flags
 
@@ -19,8 +18,7 @@ flags.mark_flags_as_required(['config', 'workdir'])
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  del argv  # experiments.cli refuses positional arguments.
   workdir = _WORKDIR.value
   cli.run(compare.compare_autoencoders, _CONFIG.value, workdir)
   with open(f'{workdir}/autoencoders.md') as f:

@@ -7,7 +7,6 @@ writes DIR/methods.{csv,md} and DIR/figures/methods_tradeoff.png.
 
 import os
 
-from absl import app
 from absl import flags
 from ml_collections import config_flags
 
@@ -20,8 +19,7 @@ flags.mark_flags_as_required(['config', 'workdir'])
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  del argv  # experiments.cli refuses positional arguments.
   workdir = _WORKDIR.value
   if cli.run(method_comparison.run, _CONFIG.value, workdir) is None:
     return  # Not process 0 of several: it writes and prints the table.

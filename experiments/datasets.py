@@ -9,7 +9,6 @@ how closely procedural dSprites matches the file, per shape and scale.
 import os
 
 import jax
-from absl import app
 from absl import flags
 
 from experiments import cli
@@ -53,8 +52,7 @@ def _list(settings, out, agreement_samples):
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  del argv  # experiments.cli refuses positional arguments.
   settings = data.DataSettings(_DATA_DIR.value or None, _DATA_PATH.value, _TEXTURE_PATH.value)
   cli.run(_list, settings, _OUT.value, _AGREEMENT.value)
 

@@ -4,7 +4,6 @@ Writes DIR/eval_disentanglement.json (mean and sampled representations). For a s
 its `runs/beta_vae_<β>_seed_<s>` directories.
 """
 
-from absl import app
 from absl import flags
 from absl import logging
 
@@ -16,8 +15,7 @@ flags.mark_flags_as_required(['workdir'])
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  del argv  # experiments.cli refuses positional arguments.
   results = cli.run(suite.evaluate_run, _WORKDIR.value)
   for name, value in sorted(results['mean'].items()):
     logging.info('%-40s %.4f', name, value)

@@ -3,7 +3,6 @@
 Works on a sweep (DIR/runs/*) or a single run; trains and evaluates nothing.
 """
 
-from absl import app
 from absl import flags
 
 from experiments import cli
@@ -14,8 +13,7 @@ flags.mark_flags_as_required(['workdir'])
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  del argv  # experiments.cli refuses positional arguments.
   cli.run(cli.report_and_print, report.write_report, _WORKDIR.value)
 
 

@@ -5,7 +5,6 @@ suite (DIR/runs/*/eval_disentanglement.json), and writes DIR/summary.{csv,json,m
 DIR/figures/. Re-running skips finished models and resumes unfinished ones.
 """
 
-from absl import app
 from absl import flags
 from ml_collections import config_flags
 
@@ -18,8 +17,7 @@ flags.mark_flags_as_required(['config', 'workdir'])
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  del argv  # experiments.cli refuses positional arguments.
   cli.run(cli.report_and_print, sweep.run, _CONFIG.value, _WORKDIR.value)
 
 

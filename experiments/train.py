@@ -4,7 +4,6 @@ Overrides: `--config.beta=4`, `--config.method=contractive_ae` (see configs/defa
 Re-running the same command resumes from DIR's latest checkpoint.
 """
 
-from absl import app
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
@@ -18,8 +17,7 @@ flags.mark_flags_as_required(['config', 'workdir'])
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  del argv  # experiments.cli refuses positional arguments.
   metrics = cli.run(run_loop.train_and_evaluate, _CONFIG.value, _WORKDIR.value)
   if metrics is None:  # Another process of several wrote the model's files.
     return

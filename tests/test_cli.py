@@ -68,6 +68,9 @@ _CASES = {
     'huge_latents': ('train', (TEST_CONFIG, '--config.latents=1000000'), 1,
                      'error: --config.latents=1000000 must be at most 1024 (one logged '
                      'kl_per_dim/i and one traversal row per latent)'),
+    'stray_argument': ('train', (TEST_CONFIG, 'extra_arg'), 2,
+                       "error: unexpected argument 'extra_arg': every setting is a flag, "
+                       '--NAME=VALUE (--help lists them)'),
     'unknown_model': ('train', (TEST_CONFIG, '--config.model=resnet'), 1,
                       "error: unknown model 'resnet' (--config.model); allowed: conv, mlp"),
     'unknown_nested_setting': (
@@ -154,6 +157,17 @@ def test_bad_flag_of_other_entry_points_is_one_line(finished, case):
   assert 'Traceback' not in stderr
   assert stderr.strip().splitlines() == [_FLAG_CASES[case][2]]
   assert returncode == 2
+
+
+def test_an_infinite_beta_names_beta(tmp_path):
+  # Accepted by the settings check (a sweep may hold a deliberately diverging member); the
+  # divergence then names the setting at fault, not the learning rate.
+  result = _run(TEST_CONFIG, '--config.beta=inf', f'--workdir={tmp_path / "run"}')
+  assert 'Traceback' not in result.stderr
+  assert result.stderr.strip().splitlines()[-1] == (
+      'error: non-finite loss inf before step 2: --config.beta=inf multiplies a loss term; use a '
+      'finite beta')
+  assert result.returncode == 1
 
 
 def test_help_still_works():

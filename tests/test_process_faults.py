@@ -169,3 +169,35 @@ def test_a_full_disk_loses_no_row_and_the_rerun_resumes_exactly(reference, tmp_p
   again = _run(*_command(workdir))
   assert again.returncode == 0, again.stderr
   assert run_files.snapshot(workdir) == reference
+
+
+def _tensorboard_points(workdir):
+  """{(tag, step): value} as TensorBoard's own reader loads the run's events."""
+  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
+  events = event_accumulator.EventAccumulator(os.path.join(workdir, 'tensorboard'),
+                                              size_guidance={event_accumulator.SCALARS: 0})
+  events.Reload()
+  points = {}
+  for tag in events.Tags()['scalars']:
+    for event in events.Scalars(tag):
+      assert (tag, event.step) not in points, f'{tag} at step {event.step} twice'
+      points[tag, event.step] = event.value
+  return points
+
+
+# (phase, n): the n-th call of the phase kills the run (tests/kill_driver.py).
+@pytest.mark.parametrize('phase,n', [('row', 12), ('checkpoint', 3), ('log_px', 1),
+                                     ('figures', 1), ('complete', 1)])
+def test_tensorboard_holds_every_metrics_point_after_a_kill(tmp_path, phase, n):
+  workdir = tmp_path / 'run'
+  killed = _run('-m', 'tests.kill_driver', phase, str(n), *_command(workdir)[1:])
+  assert killed.returncode == -signal.SIGKILL, killed.stderr
+  again = _run(*_command(workdir))
+  assert again.returncode == 0, again.stderr
+  expected = {(f"{r['split']}/{k}", r['step']): float(v) for r in read_metrics(workdir)
+              for k, v in r.items() if k not in ('step', 'split')}
+  assert ('eval/elbo_gap', _STEPS) in expected
+  points = _tensorboard_points(workdir)
+  assert points.keys() == expected.keys()
+  for key, value in expected.items():  # Events hold float32: the JSON value rounded once.
+    assert points[key] == pytest.approx(value, rel=2**-23), key

@@ -119,7 +119,9 @@ def test_a_diverging_model_is_excluded_and_the_others_finish(tmp_path):
   assert [m.strength for m in finished] == [1.0]
   failed = sweep.run_dir(workdir, 'beta_vae', float('inf'), 0)
   with open(os.path.join(failed, run_state.FAILED_FILE)) as f:
-    assert 'non-finite loss' in f.read()
+    assert 'non-finite loss inf before step' in f.read()
+    f.seek(0)
+    assert f.read().strip().endswith('--config.beta=inf multiplies a loss term; use a finite beta')
   rows, excluded = report.collect(workdir)
   assert [r['beta'] for r in rows] == [1.0]
   assert list(excluded) == [os.path.relpath(failed, workdir)]

@@ -2,7 +2,10 @@
 
 `metrics.jsonl` is the source of truth: one JSON object per (step, split), appended and flushed.
 A resumed run rewrites it (atomically) without the rows after its checkpoint, and rebuilds the
-TensorBoard events from it, so neither ever holds a point twice.
+TensorBoard events from it, so neither ever holds a point twice. tensorboardX writes events from a
+background thread whose queue `flush()` does not drain, so a killed run may lose its last points:
+the events are rebuilt again, whole and closed, before a run is marked complete
+(`rebuild_events`).
 """
 
 import json
@@ -57,6 +60,21 @@ def _add_scalars(tensorboard, row):
       tensorboard.add_scalar(f"{row['split']}/{name}", float(value), row['step'])
 
 
+def _write_events(events_dir, rows):
+  """Replaces `events_dir` by the events of `rows`, all on disk when this returns."""
+  if os.path.exists(events_dir):
+    shutil.rmtree(events_dir)
+  tensorboard = SummaryWriter(events_dir, filename_suffix='.rebuilt')
+  for row in rows:
+    _add_scalars(tensorboard, row)
+  tensorboard.close()  # Joins the writer thread, which `flush()` leaves with its queue.
+
+
+def rebuild_events(workdir):
+  """The TensorBoard events of `workdir` rebuilt from its `metrics.jsonl`, point for point."""
+  _write_events(os.path.join(workdir, TENSORBOARD_DIR), read_metrics(workdir))
+
+
 class MetricWriter:
   """Appends rows to `metrics.jsonl` and mirrors them to TensorBoard.
 
@@ -71,12 +89,8 @@ class MetricWriter:
     if os.path.exists(self._path):
       files.write_atomic(self._path, ''.join(json.dumps(r) + '\n' for r in kept))
     events = os.path.join(workdir, TENSORBOARD_DIR)
-    if os.path.exists(events):
-      shutil.rmtree(events)
-    self._tensorboard = SummaryWriter(events)
-    for row in kept:
-      _add_scalars(self._tensorboard, row)
-    self._tensorboard.flush()
+    _write_events(events, kept)
+    self._tensorboard = SummaryWriter(events)  # Its own file beside the rebuilt one.
 
   def write(self, step: int, split: str, scalars: dict):
     row = {'step': int(step), 'split': split}

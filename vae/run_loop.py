@@ -118,6 +118,17 @@ def check_memory(config, dataset, model, layout):
   memory.check_fits(memory.program_bytes(program) + eval_bytes, what, hint)
 
 
+def _divergence(config, loss, step):
+  """Why a model's loss became `loss` (not finite) before `step`, naming the setting to change."""
+  setting = objectives.STRENGTH_SETTINGS.get(config.method)
+  if setting and not np.isfinite(objectives.strength_of(config)):
+    strength = config[setting]
+    return (f'non-finite loss {loss} before step {step}: --config.{setting}={strength} multiplies '
+            f'a loss term; use a finite {setting}')
+  return (f'non-finite loss {loss} before step {step}: lower --config.learning_rate or check the '
+          'data')
+
+
 def _mean_over_steps(history, slot):
   return {name: float(np.mean(values[slot])) for name, values in history.items()}
 
@@ -182,8 +193,7 @@ def _train(config, dataset, runs, layout):
     for i, run in enumerate(runs):
       loss = metrics['loss'][i]
       if run not in outcome and not np.all(np.isfinite(loss)):
-        outcome[run] = (f'non-finite loss {loss[~np.isfinite(loss)][0]} before step {step}:'
-                        ' lower --config.learning_rate or check the data')
+        outcome[run] = _divergence(run.config, loss[~np.isfinite(loss)][0], step)
         logging.warning('%s: %s', run.member.workdir, outcome[run])
     alive = [i for i, run in enumerate(runs) if run not in outcome]
     if not alive:

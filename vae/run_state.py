@@ -25,6 +25,7 @@ import ml_collections
 from vae import checkpoint
 from vae import data
 from vae import files
+from vae import metric_writer
 from vae import models
 from vae import objectives
 from vae import parallel
@@ -188,6 +189,11 @@ class RunDir:
                  os.path.join(self.member.workdir, FIGURES_DIR))
     if score is not None:
       score(self, state)
+    if self.writer is not None:
+      self.writer.close()
+      self.writer = None
+    # A killed earlier attempt may have lost events that metrics.jsonl holds (`metric_writer`).
+    metric_writer.rebuild_events(self.member.workdir)
     files.write_json_atomic(os.path.join(self.member.workdir, COMPLETE_FILE), {'step': step})
     return eval_metrics
 
