@@ -18,7 +18,7 @@ def test_available_memory_is_the_kernels_figure():
 
 
 @pytest.mark.parametrize('setting,value', [
-    ('latents', 10**8),  # The parameters alone: 2 × 10⁸ × 16 × 4 bytes ≈ 12 GiB, ×4 with Adam.
+    ('hidden', 10**7),  # The parameters alone: 2 × 4,096 × 10⁷ × 4 bytes ≈ 305 GiB.
     ('num_eval_examples', 10**7),  # The eval set: 10⁷ × 64 × 64 × 4 bytes ≈ 153 GiB.
     ('batch_size', 10**6),  # The step's activations (XLA's own count for the compiled step).
 ])

@@ -106,6 +106,7 @@ def check_memory(config, dataset, model, layout):
   what = f'training {width} model(s)'
   hint = (f'--config.batch_size={config.batch_size}, --config.latents={config.latents}, '
           f'--config.num_eval_examples={config.num_eval_examples}' +
+          (f', --config.hidden={config.hidden}' if config.model == 'mlp' else '') +
           (', --config.discriminator_hidden' if config.method == 'factor_vae' else '') +
           (', --config.models_per_step' if 'models_per_step' in config else ''))
   # The state (parameters, Adam's two moments) and as much again for the gradients and the
