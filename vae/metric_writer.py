@@ -4,8 +4,8 @@
 A resumed run rewrites it (atomically) without the rows after its checkpoint, and rebuilds the
 TensorBoard events from it, so neither ever holds a point twice. tensorboardX writes events from a
 background thread whose queue `flush()` does not drain, so a killed run may lose its last points:
-the events are rebuilt again, whole and closed, before a run is marked complete
-(`rebuild_events`).
+before a run is marked complete its writer is closed (the thread joined), or, when the run is
+finished by a process that did not open one, the events are rebuilt (`rebuild_events`).
 """
 
 import json

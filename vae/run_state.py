@@ -189,11 +189,11 @@ class RunDir:
                  os.path.join(self.member.workdir, FIGURES_DIR))
     if score is not None:
       score(self, state)
-    if self.writer is not None:
-      self.writer.close()
+    if self.writer is None:  # Not rebuilt by this process: a killed attempt may have lost events.
+      metric_writer.rebuild_events(self.member.workdir)
+    else:
+      self.writer.close()  # Joins tensorboardX's writer thread: every point is on disk.
       self.writer = None
-    # A killed earlier attempt may have lost events that metrics.jsonl holds (`metric_writer`).
-    metric_writer.rebuild_events(self.member.workdir)
     files.write_json_atomic(os.path.join(self.member.workdir, COMPLETE_FILE), {'step': step})
     return eval_metrics
 
