@@ -2,6 +2,8 @@
 
 Architectures:
   mlp   784-500-latents style: flatten, Dense(hidden), ReLU, Dense(2·latents) (flax examples/vae).
+  chen_mlp  Chen et al. 2018's β-TCVAE MLP: encoder flatten-1200-1200-2·latents (ReLU), decoder
+        latents-1200-1200-1200-pixels (tanh); the architecture of their published dSprites MIG.
   conv  the disentanglement standard (Higgins et al. 2017; Locatello et al. 2019): encoder
         conv 32, 32, 64, 64 (4×4, stride 2), Dense 256, Dense 2·latents; decoder mirrored with
         stride-2 transposed convolutions. Needs an image side divisible by 16 (64×64 in the papers).
@@ -22,12 +24,13 @@ from vae import layers
 from vae.errors import UserInputError
 from vae.likelihoods import Likelihood
 
-ARCHITECTURES = ('conv', 'mlp')
+ARCHITECTURES = ('conv', 'mlp', 'chen_mlp')
 # --config.method values with a stochastic code (a VAE trained by one of these objectives).
 VARIATIONAL_METHODS = ('vae', 'beta_vae', 'beta_tcvae', 'factor_vae', 'dip_vae_i', 'dip_vae_ii',
                        'annealed_vae')
 _CONV_CHANNELS = (32, 32, 64, 64)
 _CONV_HIDDEN = 256
+_CHEN_HIDDEN = 1200  # Chen et al. 2018, vae_quant.py's MLPEncoder / MLPDecoder widths.
 
 
 class MLPEncoder(nn.Module):
@@ -48,6 +51,29 @@ class MLPDecoder(nn.Module):
   @nn.compact
   def __call__(self, z):
     h = nn.relu(nn.Dense(self.hidden)(z))
+    return nn.Dense(math.prod(self.output_shape))(h).reshape(z.shape[0], *self.output_shape)
+
+
+class ChenMLPEncoder(nn.Module):
+  latents: int
+
+  @nn.compact
+  def __call__(self, x):
+    h = x.reshape(x.shape[0], -1)
+    for _ in range(2):
+      h = nn.relu(nn.Dense(_CHEN_HIDDEN)(h))
+    mean, logvar = jnp.split(nn.Dense(2 * self.latents)(h), 2, axis=-1)
+    return mean, logvar
+
+
+class ChenMLPDecoder(nn.Module):
+  output_shape: Sequence[int]
+
+  @nn.compact
+  def __call__(self, z):
+    h = z
+    for _ in range(3):
+      h = nn.tanh(nn.Dense(_CHEN_HIDDEN)(h))
     return nn.Dense(math.prod(self.output_shape))(h).reshape(z.shape[0], *self.output_shape)
 
 
@@ -167,6 +193,9 @@ def create_model(config, observation_shape) -> VAE | Autoencoder:
   if config.model == 'mlp':
     encoder = MLPEncoder(config.latents, config.hidden)
     decoder = MLPDecoder(out_shape, config.hidden)
+  elif config.model == 'chen_mlp':
+    encoder = ChenMLPEncoder(config.latents)
+    decoder = ChenMLPDecoder(out_shape)
   elif config.model == 'conv':
     if len(observation_shape) != 3 or observation_shape[0] % 16 or observation_shape[1] % 16:
       raise UserInputError(

@@ -99,6 +99,29 @@ def save_strength_curves(path, curves, symbol='β', cols=4):
   _save(fig, path)
 
 
+def save_seed_variation(path, scores, symbol='β', cols=3):
+  """Each score's every seed as a point per strength, its median as a bar; the title gives the
+  share of the score's variance between strengths (the rest is the seeds')."""
+  rows = -(-len(scores) // cols)
+  fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.8 * rows), squeeze=False)
+  for ax, (name, (by_strength, share)) in zip(axes.flat, scores.items()):
+    strengths = sorted(by_strength)
+    for i, b in enumerate(strengths):
+      values = by_strength[b]
+      jitter = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else [0.0]
+      ax.plot(i + np.asarray(jitter), values, 'o', color='C0', ms=4, alpha=0.8)
+      ax.plot([i - 0.25, i + 0.25], [np.median(values)] * 2, '-', color='C3', lw=2)
+    ax.set_xticks(range(len(strengths)))
+    ax.set_xticklabels([f'{b:g}' for b in strengths], fontsize=7)
+    ax.set_xlabel(symbol)
+    between = 'n/a' if share is None else f'{100 * share:.0f} %'
+    ax.set_title(f'{name}\nbetween {symbol}: {between} of variance', fontsize=8)
+  for ax in list(axes.flat)[len(scores):]:
+    ax.axis('off')
+  fig.tight_layout()
+  _save(fig, path)
+
+
 def save_kl_heatmap(path, strengths, kl_per_latent, symbol='β'):
   """KL per latent (sorted within each strength, largest first) against the strength: which
   latents stay active."""

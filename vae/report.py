@@ -2,7 +2,10 @@
 
 Reads each finished run's `config.json` (method, strength, seed), its final eval row of
 `metrics.jsonl` and, where present, `eval_disentanglement.json` (a run counts once its
-`complete.json` exists); writes `summary.csv`, `summary.json`, `summary.md` and `figures/` plots.
+`complete.json` exists); writes `summary.csv` (a row per model), `summary_by_strength.csv`
+(per strength, each score's median, quartiles and seed count), `summary.json` (both, and per
+score the variance share between strengths and the best-strength test of `vae.seed_statistics`),
+`summary.md` and `figures/` plots.
 A sweep holds one method; its rows are grouped by strength (β, γ, λ_od or C_max). Nothing is
 trained or recomputed, so the output is a pure function of the files.
 """
@@ -21,6 +24,7 @@ from vae import metric_writer
 from vae import objectives
 from vae import plotting
 from vae import run_state
+from vae import seed_statistics
 from vae.evaluation import suite
 from vae.run_state import CONFIG_FILE
 
@@ -130,7 +134,8 @@ def symbol(rows):
 def _cell(values):
   if len(values) == 1:
     return f'{values[0]:.4g}'
-  return f'{np.median(values):.4g} [{min(values):.4g}, {max(values):.4g}]'
+  spread = seed_statistics.spread(values)
+  return f"{spread['median']:.4g} [{spread['q25']:.4g}, {spread['q75']:.4g}]"
 
 
 def metric_names(names):
@@ -138,37 +143,86 @@ def metric_names(names):
   return [n for n in names if n not in ('method', 'strength', 'beta', 'seed')]
 
 
-def _best_strength_lines(rows):
-  """One line per headline score: its best strength (by median) and that strength's recon cost."""
+def score_statistics(rows, names):
+  """{score: {'by_strength': {strength: spread}, 'variance_between_strengths': share or None,
+  'best': the best-strength test (headline scores, two strengths or more)}}."""
+  result = {}
+  for name in metric_names(names):
+    grouped = per_strength(rows, name)
+    if not grouped:
+      continue
+    entry = {'by_strength': {b: seed_statistics.spread(v) for b, v in sorted(grouped.items())},
+             'variance_between_strengths': seed_statistics.variance_share(
+                 [grouped[b] for b in sorted(grouped)])}
+    if name in HEADLINE_SCORES and len(grouped) >= 2:
+      best = seed_statistics.best_strength(grouped)
+      entry['best'] = {'strength': best.strength, 'median': best.median,
+                       'runner_up': best.runner_up, 'p_value': best.p_value,
+                       'smallest_possible_p': best.smallest_p, 'min_seeds': best.min_seeds,
+                       'distinguishable': best.distinguishable}
+    result[name] = entry
+  return result
+
+
+def _share(entry):
+  share = entry['variance_between_strengths']
+  return '' if share is None else (f'; {100 * share:.0f} % of its variance lies between '
+                                   f'strengths, {100 * (1 - share):.0f} % within (seeds)')
+
+
+def _best_strength_lines(rows, statistics):
+  """What the seeds say about each headline score's best strength, and its recon cost."""
   sym = symbol(rows)
   recon = {b: np.median(v) for b, v in per_strength(rows, 'recon').items()}
-  lines = []
-  for name in HEADLINE_SCORES:
-    medians = {b: np.median(v) for b, v in per_strength(rows, name).items()}
-    if len(medians) < 2:
-      continue
-    best = max(medians, key=medians.get)
-    lowest = min(recon)
-    lines.append(f'- {name}: best at {sym} = {best:g} ({medians[best]:.3f}); recon there '
-                 f'{recon[best]:.1f} nats vs {recon[lowest]:.1f} at {sym} = {lowest:g} '
-                 f'({recon[best] - recon[lowest]:+.1f}).')
+  tested = [(n, statistics[n]) for n in HEADLINE_SCORES if 'best' in statistics.get(n, {})]
+  if not tested:
+    return []
+  if min(entry['best']['min_seeds'] for _, entry in tested) < 2:
+    return [f'One seed per {sym}: no comparison between strengths can be made, since a '
+            f'difference between two models may be seed noise alone. Rerun with '
+            f'--config.num_seeds=5 (the fewest with which two strengths can differ at '
+            f'p < {seed_statistics.ALPHA}).']
+  lines = [f'Each test: Mann–Whitney U of the best {sym} (highest median) over the runner-up, '
+           f'its null from relabelling every seed across {sym} values (a permutation test; '
+           f'choosing the best is part of it). A {sym} is named best only at '
+           f'p < {seed_statistics.ALPHA}.', '']
+  for name, entry in tested:
+    best = entry['best']
+    b, runner = best['strength'], best['runner_up']
+    if best['distinguishable']:
+      cost = ''
+      if recon:
+        lowest = min(recon)
+        cost = (f'; recon there {recon[b]:.1f} nats vs {recon[lowest]:.1f} at {sym} = '
+                f'{lowest:g} ({recon[b] - recon[lowest]:+.1f})')
+      lines.append(f'- {name}: best at {sym} = {b:g} (median {best["median"]:.3f}), beyond seed '
+                   f'noise against {sym} = {runner:g} (p = {best["p_value"]:.3g}, n ≥ '
+                   f'{best["min_seeds"]} seeds){cost}{_share(entry)}.')
+    else:
+      floor = best['smallest_possible_p']
+      reach = (f'; at this n no table can reach p < {floor:.3g}' if floor >= seed_statistics.ALPHA
+               else '')
+      lines.append(f'- {name}: no {sym} is distinguishable at n = {best["min_seeds"]} seeds '
+                   f'(highest median {best["median"]:.3f} at {sym} = {b:g}, runner-up {sym} = '
+                   f'{runner:g}, p = {best["p_value"]:.3g}{reach}){_share(entry)}.')
   return lines
 
 
-def markdown(rows, names, excluded):
+def markdown(rows, names, excluded, statistics):
   sym, method = symbol(rows), rows[0]['method']
   strengths = sorted({r['strength'] for r in rows})
   seeds = {b: sum(r['strength'] == b for r in rows) for b in strengths}
   lines = [f'# {method} sweep summary ({sym})', '',
-           'Median over seeds [min, max]; recon, kl, elbo, log_px (the importance-weighted '
-           'bound) and elbo_gap = log_px − elbo in nats per example (eval set).', '',
+           'Median over seeds [interquartile range, numpy\'s linear interpolation]; a single '
+           'value where one seed ran. recon, kl, elbo, log_px (the importance-weighted bound) and '
+           'elbo_gap = log_px − elbo in nats per example (eval set).', '',
            '| metric | ' + ' | '.join(f'{sym} = {b:g} (n={seeds[b]})' for b in strengths) + ' |',
            '|---|' + '---|' * len(strengths)]
   for name in metric_names(names):
     grouped = per_strength(rows, name)
     lines.append(f'| {name} | ' + ' | '.join(_cell(grouped[b]) if b in grouped else ''
                                              for b in strengths) + ' |')
-  best = _best_strength_lines(rows)
+  best = _best_strength_lines(rows, statistics)
   if best:
     lines += ['', f'## Which {sym} disentangles best, at what reconstruction cost', '', *best]
   notes = sorted((os.path.basename(r['run_dir']), r['note']) for r in rows if r.get('note'))
@@ -179,7 +233,19 @@ def markdown(rows, names, excluded):
   return '\n'.join(lines) + '\n'
 
 
-def write_figures(workdir, rows, names):
+def _strength_table(rows, statistics):
+  """summary_by_strength.csv's rows: per strength, each score's median, quartiles and n."""
+  table = []
+  for b in sorted({r['strength'] for r in rows}):
+    row = {'method': rows[0]['method'], 'strength': b}
+    for name, entry in statistics.items():
+      for field, value in entry['by_strength'].get(b, {}).items():
+        row[f'{name}_{field}'] = value
+    table.append(row)
+  return table
+
+
+def write_figures(workdir, rows, names, statistics):
   figures, sym = os.path.join(workdir, 'figures'), symbol(rows)
   plotted = [n for n in metric_names(names) if per_strength(rows, n)]
   plotting.save_strength_curves(os.path.join(figures, 'strength_tradeoff.png'),
@@ -197,6 +263,12 @@ def write_figures(workdir, rows, names):
     path = os.path.join(r['run_dir'], 'figures', 'traversals.png')
     if r['strength'] not in traversals and os.path.exists(path):
       traversals[r['strength']] = path
+  headline = [n for n in HEADLINE_SCORES if n in statistics]
+  if headline:
+    plotting.save_seed_variation(
+        os.path.join(figures, 'seed_variation.png'),
+        {n: (per_strength(rows, n), statistics[n]['variance_between_strengths'])
+         for n in headline}, sym)
   if traversals:
     plotting.save_side_by_side(os.path.join(figures, 'traversals_by_strength.png'),
                                {f'{sym} = {b:g}': p for b, p in sorted(traversals.items())})
@@ -208,9 +280,16 @@ def write_report(workdir):
   if not rows:
     return rows, excluded
   names = columns(rows)
+  statistics = score_statistics(rows, names)
   write_csv(os.path.join(workdir, 'summary.csv'), rows, names)
-  files.write_atomic(os.path.join(workdir, 'summary.json'),
-                     json.dumps([{c: r.get(c) for c in names} for r in rows], indent=1) + '\n')
-  files.write_atomic(os.path.join(workdir, 'summary.md'), markdown(rows, names, excluded))
-  write_figures(workdir, rows, names)
+  by_strength = _strength_table(rows, statistics)
+  write_csv(os.path.join(workdir, 'summary_by_strength.csv'), by_strength,
+            list(dict.fromkeys(k for r in by_strength for k in r)))
+  summary = {'rows': [{c: r.get(c) for c in names} for r in rows],
+             'scores': {n: {**e, 'by_strength': {f'{b:g}': v for b, v in e['by_strength'].items()}}
+                        for n, e in statistics.items()}}
+  files.write_atomic(os.path.join(workdir, 'summary.json'), json.dumps(summary, indent=1) + '\n')
+  files.write_atomic(os.path.join(workdir, 'summary.md'),
+                     markdown(rows, names, excluded, statistics))
+  write_figures(workdir, rows, names, statistics)
   return rows, excluded
