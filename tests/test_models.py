@@ -17,7 +17,7 @@ def _init(config, shape=SHAPE):
   return model, {'params': params}
 
 
-@pytest.mark.parametrize('architecture', ['conv', 'mlp'])
+@pytest.mark.parametrize('architecture', ['conv', 'mlp', 'chen_mlp'])
 @pytest.mark.parametrize('likelihood,channels', [('bernoulli', 1), ('gaussian_fixed', 1),
                                                  ('gaussian_learned', 2)])
 @pytest.mark.parametrize('use_jit', [False, True])
@@ -51,6 +51,23 @@ def test_mlp_matches_the_flax_example_sizes(config):
   assert p['encoder']['Dense_0']['kernel'].shape == (784, 500)
   assert p['encoder']['Dense_1']['kernel'].shape == (500, 40)
   assert p['decoder']['Dense_1']['kernel'].shape == (500, 784)
+
+
+def test_chen_mlp_matches_their_code(config):
+  # Chen et al. 2018, vae_quant.py: MLPEncoder 4096-1200-1200-2·latents (ReLU), MLPDecoder
+  # latents-1200-1200-1200-4096 (tanh).
+  config.model = 'chen_mlp'
+  model, variables = _init(config)
+  p = variables['params']
+  assert [p['encoder'][f'Dense_{i}']['kernel'].shape for i in range(3)] == [
+      (4096, 1200), (1200, 1200), (1200, 2 * config.latents)]
+  assert [p['decoder'][f'Dense_{i}']['kernel'].shape for i in range(4)] == [
+      (config.latents, 1200), (1200, 1200), (1200, 1200), (1200, 4096)]
+  # Saturating tanh units: scaling a large code by 10 leaves the logits as they are (ReLU units
+  # would scale them by 10 too).
+  z = 1e5 * jax.random.normal(jax.random.key(5), (1, config.latents))
+  decode = lambda code: model.apply(variables, code, method=models.VAE.decode)
+  np.testing.assert_allclose(decode(10.0 * z), decode(z), atol=1e-5)
 
 
 def test_sample_reconstruct_traverse(config):

@@ -1,5 +1,4 @@
-"""Seed statistics of a sweep: spreads, the variance share, the best-strength test, and what the
-summary says with them."""
+"""Seed statistics of a sweep: spreads, the variance share and the best-strength test."""
 
 import itertools
 
@@ -7,7 +6,6 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from vae import report
 from vae import seed_statistics
 
 
@@ -88,31 +86,3 @@ def test_a_clear_difference_is_found_with_five_seeds():
 def test_one_seed_cannot_be_tested():
   best = seed_statistics.best_strength({1.0: [0.3], 4.0: [0.5]})
   assert best.strength == 4.0 and best.p_value is None and not best.distinguishable
-
-
-def _rows(values_by_strength):
-  return [{'method': 'beta_vae', 'strength': b, 'beta': b, 'seed': s, 'run_dir': f'r{b}{s}',
-           'recon': 100.0 + b, 'discrete_mig': v}
-          for b, values in values_by_strength.items() for s, v in enumerate(values)]
-
-
-def _summary(values_by_strength):
-  rows = _rows(values_by_strength)
-  names = report.columns(rows)
-  return report.markdown(rows, names, {}, report.score_statistics(rows, names))
-
-
-def test_summary_with_one_seed_says_no_comparison_can_be_made():
-  text = _summary({1.0: [0.02], 4.0: [0.03], 16.0: [0.01]})
-  assert 'no comparison between strengths can be made' in text
-  assert 'best at' not in text
-
-
-def test_summary_names_a_best_strength_only_beyond_seed_noise():
-  noise = _summary({1.0: [0.02, 0.05, 0.03], 16.0: [0.04, 0.01, 0.06]})
-  assert 'discrete_mig: no β is distinguishable at n = 3 seeds' in noise
-  assert 'no table can reach p < 0.1' in noise  # 2 / C(6, 3): three seeds can never show it.
-  clear = _summary({1.0: [0.01, 0.02, 0.03, 0.04, 0.05], 16.0: [0.3, 0.31, 0.32, 0.33, 0.34]})
-  assert 'discrete_mig: best at β = 16 (median 0.320), beyond seed noise against β = 1' in clear
-  assert 'p = 0.00794' in clear
-  assert '0.32 [0.31, 0.33]' in clear  # Median [q25, q75] cells.

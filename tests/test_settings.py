@@ -11,6 +11,9 @@ from experiments.configs import methods
 from experiments.configs import methods_full
 from experiments.configs import methods_test
 from experiments.configs import mlp
+from experiments.configs import reproduce_chen2018
+from experiments.configs import reproduce_chen2018_cpu
+from experiments.configs import reproduce_locatello2019
 from experiments.configs import sweep_beta
 from experiments.configs import sweep_full
 from experiments.configs import sweep_test
@@ -20,7 +23,8 @@ from vae import settings
 from vae.errors import UserInputError
 
 _CONFIGS = (test, sweep_test, default, sweep_beta, sweep_full, autoencoders, mlp, methods,
-            methods_full, methods_test)
+            methods_full, methods_test, reproduce_chen2018, reproduce_chen2018_cpu,
+            reproduce_locatello2019)
 
 
 @pytest.mark.parametrize('module', _CONFIGS, ids=lambda m: m.__name__.rsplit('.', 1)[-1])
@@ -101,6 +105,11 @@ def _with(config, name, value):
      '--config.disentanglement.sampled_batch_size=1 must be an integer >= 2'),
     ('disentanglement.num_variance_estimate', 1,
      '--config.disentanglement.num_variance_estimate=1 must be an integer >= 2'),
+    ('disentanglement.chen_mig', 'yes',
+     "--config.disentanglement.chen_mig='yes': expected true or false"),
+    ('disentanglement.aggregate_samples', 0,
+     '--config.disentanglement.aggregate_samples=0 must be a positive integer'),
+    ('model', 'resnet', "unknown model 'resnet' (--config.model); allowed: conv, mlp, chen_mlp"),
 ])
 def test_bad_setting_names_itself(name, value, message):
   config = _with(test.get_config(), name, value)
@@ -188,3 +197,13 @@ def test_beta_tcvae_needs_the_dataset_size():
   assert objectives.dataset_size(config, 737_280) == 737_280
   config.dataset_size = 1000
   assert objectives.dataset_size(config, None) == objectives.dataset_size(config, 5) == 1000
+
+
+def test_whole_grid_quantities_need_a_grid_rendered_one_way():
+  config = _with(test.get_config(), 'disentanglement.elbo_decomposition', True)
+  settings.check_config(config)  # Procedural dSprites renders each tuple one way.
+  config.dataset = 'noisy_dsprites'  # Its noise depends on the batch: no table of the grid.
+  with pytest.raises(UserInputError, match=r'^--config.disentanglement.elbo_decomposition=true '
+                     r'needs a source that renders its whole factor grid in-graph, each tuple '
+                     r'one way \(procedural_dsprites\); --config.dataset=noisy_dsprites does not$'):
+    settings.check_config(config)

@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 import ml_collections
 import pytest
 
@@ -55,7 +57,7 @@ def test_every_score_in_its_valid_range(config, tmp_path):
   # Every metric is timed (the suite benchmark reports their shares).
   assert set(scores['stage_seconds']) == {
       'encoding', 'active_units', 'mig', 'dci', 'sap', 'modularity', 'unsupervised', 'beta_vae',
-      'factor_vae'}
+      'factor_vae', 'factor_latent'}
 
 
 @pytest.mark.parametrize('make', ['missing', 'untrained'])
@@ -102,3 +104,35 @@ def test_the_grid_is_tabulated_only_where_that_encodes_fewer(monkeypatch, points
   assert len(calls) == int(tabulates)
   monkeypatch.setattr(sampled_scores, 'can_tabulate', lambda _: False)
   assert run()['mean'] == scores['mean']
+
+
+def _gaussian_statistics(params, x):
+  """The block-count encoder as a Gaussian posterior: mean counts/64, variance 0.01."""
+  return (in_graph._block_counts(params, x) / 64.0, jnp.full((x.shape[0], 16), jnp.log(0.01)))
+
+
+def _mean_only(statistics, key):
+  del key
+  return {'mean': statistics[0]}
+
+
+def test_whole_grid_quantities_join_the_suite_without_changing_the_other_scores():
+  data, sizes = in_graph._small_grid(), _small_sizes(20)
+  sizes.representations = 'mean'
+  encoder = sampled_scores.PureEncoder(_gaussian_statistics, _mean_only, jnp.float32(1.0))
+  run = lambda s: suite.evaluate_representations(data, encoder, jax.random.key(0),
+                                                 jax.random.key(1), s)
+  plain = run(sizes)
+  assert 'aggregate_posterior' not in plain
+  sizes.update({'chen_mig': True, 'elbo_decomposition': True, 'aggregate_samples': 500})
+  assert suite.tabulates(data, sizes)
+  whole = run(sizes)
+  assert whole['mean'] == plain['mean']  # Exact counts: the table's lookups give equal codes.
+  terms = whole['aggregate_posterior']
+  assert 0.0 <= terms['chen_mig'] <= 1.0
+  assert terms['chen_factors'] == ['scale', 'orientation', 'pos_x', 'pos_y']  # Shape left out.
+  assert terms['dataset_mi'] + terms['dataset_tc'] + terms['dataset_dim_kl'] == pytest.approx(
+      terms['dataset_kl'], abs=1e-3)
+  # I(x; z) ≤ H(x) = log 1,536 for the grid's equally likely images.
+  assert 0.0 < terms['dataset_mi'] <= np.log(data.num_combinations) + 0.05
+  assert set(whole['factor_latent']['encoding']) == set(data.factor_names)

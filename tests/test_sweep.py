@@ -64,8 +64,9 @@ def test_every_output_file(finished_sweep):
   assert [(r['beta'], r['seed']) for r in rows] == [(1.0, 0), (8.0, 0)]
   for beta in (1, 8):
     run = sweep.run_dir(workdir, 'beta_vae', beta, 0)
-    for name in ('metrics.jsonl', 'config.json', 'eval_disentanglement.json',
-                 'figures/reconstructions.png', 'figures/samples.png', 'figures/traversals.png'):
+    for name in ('metrics.jsonl', 'config.json', 'eval_disentanglement.json', 'factor_latent.md',
+                 'figures/reconstructions.png', 'figures/samples.png', 'figures/traversals.png',
+                 'figures/factor_latent.png'):
       assert os.path.getsize(os.path.join(run, name)) > 0, name
     assert os.listdir(os.path.join(run, 'checkpoints'))
     with open(os.path.join(run, 'eval_disentanglement.json')) as f:
@@ -75,27 +76,39 @@ def test_every_output_file(finished_sweep):
     assert likelihood['elbo_gap'] == pytest.approx(likelihood['log_px'] - likelihood['elbo'])
     for representation in ('mean', 'sampled'):
       assert 0 <= scores[representation]['discrete_mig'] <= 1
-  for name in ('summary.csv', 'summary.json', 'summary.md', 'figures/strength_tradeoff.png',
-               'figures/kl_per_latent.png', 'figures/traversals_by_strength.png'):
+  for name in ('summary.csv', 'summary_by_strength.csv', 'summary.json', 'summary.md',
+               'figures/strength_tradeoff.png', 'figures/kl_per_latent.png',
+               'figures/traversals_by_strength.png', 'figures/factor_latent_by_strength.png',
+               'figures/seed_variation.png'):
     assert os.path.getsize(os.path.join(workdir, name)) > 0, name
   with open(os.path.join(workdir, 'summary.csv')) as f:
     header = f.readline().strip().split(',')
   assert header[:10] == ['method', 'strength', 'beta', 'seed', 'recon', 'kl', 'elbo', 'log_px',
                          'elbo_gap', 'active_latents']
   assert 'discrete_mig' in header and 'factor_vae_eval_accuracy' in header
+  with open(os.path.join(workdir, 'summary.json')) as f:
+    summary = json.load(f)
+  assert [r['beta'] for r in summary['rows']] == [1.0, 8.0]
+  mig = summary['scores']['discrete_mig']
+  assert set(mig['by_strength']) == {'1', '8'} and mig['by_strength']['1']['n'] == 1
+  assert mig['best']['p_value'] is None  # One seed per β: nothing to test.
+  with open(os.path.join(workdir, 'summary.md')) as f:
+    text = f.read()
+  assert 'no comparison between strengths can be made' in text
+  assert '## Which latents carry which factor' in text
 
 
 def test_report_rebuilds_the_summary_byte_for_byte(finished_sweep, tmp_path):
   _, workdir, _, _ = finished_sweep
   copy = str(tmp_path / 'copy')
   shutil.copytree(workdir, copy)
-  for name in ('summary.csv', 'summary.json', 'summary.md'):
+  for name in ('summary.csv', 'summary_by_strength.csv', 'summary.json', 'summary.md'):
     os.remove(os.path.join(copy, name))
   result = subprocess.run([sys.executable, '-m', 'experiments.report', f'--workdir={copy}'],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr
   assert '# beta_vae sweep summary (β)' in result.stdout
-  for name in ('summary.csv', 'summary.json', 'summary.md'):
+  for name in ('summary.csv', 'summary_by_strength.csv', 'summary.json', 'summary.md'):
     assert filecmp.cmp(os.path.join(workdir, name), os.path.join(copy, name), shallow=False)
 
 

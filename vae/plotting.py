@@ -138,6 +138,33 @@ def save_kl_heatmap(path, strengths, kl_per_latent, symbol='β'):
   _save(fig, path)
 
 
+def save_factor_latent(path, result):
+  """|Spearman ρ| and the normalized MI of each factor (rows) with each latent (columns), each
+  cell written, each factor's verdict beside its row (`vae.evaluation.factor_latent`)."""
+  factors = result['factors']
+  panels = (('|Spearman ρ|', result['abs_spearman']),
+            ('I(z_j; v_k) / H(v_k)', result['normalized_mutual_information']))
+  latents = len(result['abs_spearman'][0])
+  fig, axes = plt.subplots(1, 2, figsize=(2.4 + 1.1 * latents, 0.9 + 0.45 * len(factors)),
+                           squeeze=False)
+  for ax, (title, matrix) in zip(axes[0], panels):
+    matrix = np.asarray(matrix)
+    ax.imshow(matrix, cmap='viridis', vmin=0.0, vmax=1.0, aspect='auto')
+    for (i, j), value in np.ndenumerate(matrix):
+      ax.text(j, i, f'{value:.2f}', ha='center', va='center', fontsize=6,
+              color='black' if value > 0.6 else 'white')
+    ax.set_xticks(range(latents))
+    ax.set_xticklabels([f'z{j}' for j in range(latents)], fontsize=7)
+    ax.set_yticks(range(len(factors)))
+    ax.set_yticklabels(factors, fontsize=7)
+    ax.set_title(title, fontsize=8)
+  verdicts = axes[0][1].secondary_yaxis('right')
+  verdicts.set_yticks(range(len(factors)))
+  verdicts.set_yticklabels([result['encoding'][f]['verdict'] for f in factors], fontsize=7)
+  fig.tight_layout()
+  _save(fig, path)
+
+
 def save_side_by_side(path, images):
   """Saved PNGs ({label: path}) next to each other, each under its label."""
   fig, axes = plt.subplots(1, len(images), figsize=(4.5 * len(images), 5), squeeze=False)

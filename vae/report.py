@@ -28,7 +28,7 @@ from vae import seed_statistics
 from vae.evaluation import suite
 from vae.run_state import CONFIG_FILE
 
-_INTERNAL = ('step', 'kl_per_dim', 'run_dir', 'note')  # Row fields used by plots, not table columns.
+_INTERNAL = ('step', 'kl_per_dim', 'run_dir', 'note', 'factor_encoding')  # Row fields used by plots, not table columns.
 # `beta` repeats `strength` for the methods whose strength is β, so β sweeps keep their column.
 LEADING_COLUMNS = ('method', 'strength', 'beta', 'seed', 'recon', 'kl', 'elbo', 'log_px',
                    'elbo_gap', 'active_latents')
@@ -37,8 +37,8 @@ EVAL_COLUMNS = ('recon', 'kl', 'elbo', 'log_px', 'elbo_gap', 'mi', 'tc', 'dim_kl
                 'discriminator_accuracy', 'dip_off_diagonal', 'dip_diagonal', 'capacity')
 SYMBOLS = {'beta': 'β', 'gamma': 'γ', 'lambda_od': 'λ_od', 'capacity_max': 'C_max'}
 # The scores the β question is answered with, when the evaluation wrote them.
-HEADLINE_SCORES = ('discrete_mig', 'factor_vae_eval_accuracy', 'beta_vae_eval_accuracy',
-                   'disentanglement', 'sap_score')
+HEADLINE_SCORES = ('discrete_mig', 'chen_mig', 'factor_vae_eval_accuracy',
+                   'beta_vae_eval_accuracy', 'disentanglement', 'sap_score')
 
 
 def run_dirs(workdir):
@@ -81,6 +81,9 @@ def _run_row(run_dir):
       (k for k in final if k.startswith('kl_per_dim/')), key=lambda k: int(k.split('/')[1]))]
   if scores is not None:
     row.update(scores['mean'])
+    row.update({name: value for name, value in scores.get('aggregate_posterior', {}).items()
+                if isinstance(value, float)})
+    row['factor_encoding'] = scores.get('factor_latent', {}).get('encoding')
   return row
 
 
@@ -208,6 +211,19 @@ def _best_strength_lines(rows, statistics):
   return lines
 
 
+def _encoding_lines(rows):
+  """One line per model: each factor's verdict and the latents that carry it."""
+  lines = []
+  for r in rows:
+    if not r.get('factor_encoding'):
+      continue
+    parts = [f"{factor} {e['verdict']}" + (f" ({', '.join(f'z{j}' for j in e['latents'])})"
+                                            if e['latents'] else '')
+             for factor, e in r['factor_encoding'].items()]
+    lines.append(f"- {os.path.basename(r['run_dir'])}: " + '; '.join(parts))
+  return lines
+
+
 def markdown(rows, names, excluded, statistics):
   sym, method = symbol(rows), rows[0]['method']
   strengths = sorted({r['strength'] for r in rows})
@@ -225,6 +241,10 @@ def markdown(rows, names, excluded, statistics):
   best = _best_strength_lines(rows, statistics)
   if best:
     lines += ['', f'## Which {sym} disentangles best, at what reconstruction cost', '', *best]
+  encodings = _encoding_lines(rows)
+  if encodings:
+    lines += ['', '## Which latents carry which factor (|Spearman ρ|, each run\'s '
+              'factor_latent.md)', '', *encodings]
   notes = sorted((os.path.basename(r['run_dir']), r['note']) for r in rows if r.get('note'))
   if notes:
     lines += ['', '## Runs scored at an earlier step', '', *[f'- {d}: {why}' for d, why in notes]]
@@ -258,20 +278,21 @@ def write_figures(workdir, rows, names, statistics):
       os.path.join(figures, 'training_curves.png'),
       {f"{sym}={r['strength']:g} seed={r['seed']}": metric_writer.read_metrics(r['run_dir'])
        for r in rows})
-  traversals = {}
-  for r in rows:
-    path = os.path.join(r['run_dir'], 'figures', 'traversals.png')
-    if r['strength'] not in traversals and os.path.exists(path):
-      traversals[r['strength']] = path
+  for figure in ('traversals', 'factor_latent'):
+    first_seed = {}
+    for r in rows:
+      path = os.path.join(r['run_dir'], 'figures', f'{figure}.png')
+      if r['strength'] not in first_seed and os.path.exists(path):
+        first_seed[r['strength']] = path
+    if first_seed:
+      plotting.save_side_by_side(os.path.join(figures, f'{figure}_by_strength.png'),
+                                 {f'{sym} = {b:g}': p for b, p in sorted(first_seed.items())})
   headline = [n for n in HEADLINE_SCORES if n in statistics]
   if headline:
     plotting.save_seed_variation(
         os.path.join(figures, 'seed_variation.png'),
         {n: (per_strength(rows, n), statistics[n]['variance_between_strengths'])
          for n in headline}, sym)
-  if traversals:
-    plotting.save_side_by_side(os.path.join(figures, 'traversals_by_strength.png'),
-                               {f'{sym} = {b:g}': p for b, p in sorted(traversals.items())})
 
 
 def write_report(workdir):

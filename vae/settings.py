@@ -19,6 +19,7 @@ from vae import parallel
 from vae.errors import UserInputError
 from vae.evaluation import mig
 from vae.evaluation import modularity
+from vae.evaluation import sampled_scores
 from vae.evaluation import unsupervised
 
 # jax.random.key folds a seed onto 32 bits without jax_enable_x64: key(2**63 - 1) is
@@ -155,6 +156,22 @@ def sweep_strengths(config) -> tuple[float, ...]:
   return disentangling_losses.DEFAULT_STRENGTHS[method]
 
 
+def check_whole_grid(sizes, dataset, name):
+  """Chen et al.'s whole-grid quantities need every grid point rendered in-graph, one way."""
+  for flag in ('chen_mig', 'elbo_decomposition'):
+    value = sizes.get(flag, False)
+    if not isinstance(value, bool):
+      raise UserInputError(f'--config.disentanglement.{flag}={_shown(value)}: expected true or '
+                           'false')
+    if value and not sampled_scores.can_tabulate(dataset):
+      raise UserInputError(
+          f'--config.disentanglement.{flag}=true needs a source that renders its whole factor '
+          f"grid in-graph, each tuple one way (procedural_dsprites); --config.dataset={name} "
+          'does not')
+  if 'aggregate_samples' in sizes:
+    _check_positive_int('--config.disentanglement.aggregate_samples', sizes.aggregate_samples)
+
+
 def _check_disentanglement(sizes):
   scored = sizes.get('representations', 'mean').split(',')
   if 'mean' not in scored or not set(scored) <= {'mean', 'sampled'}:
@@ -191,7 +208,9 @@ def check_config(config):
   if 'conv_impl' in config:
     _check_one_of('conv_impl', config.conv_impl, layers.CONV_IMPLS)
   if 'dataset' in config:
-    data.from_config(config)  # An unknown name, a missing or unreadable input: one line.
+    dataset = data.from_config(config)  # An unknown name, a missing or unreadable input: one line.
+    if 'disentanglement' in config:
+      check_whole_grid(config.disentanglement, dataset, config.dataset)
   objectives.from_config(config)  # Raises for an unknown method or a setting out of range.
   if 'betas' in config or 'strengths' in config:
     sweep_strengths(config)

@@ -102,4 +102,9 @@ def disentanglement_config(num_train=10_000, num_test=5_000, sampled_batch_size=
       'num_variance_estimate': num_variance_estimate,
       # The codes scored: the posterior mean and a sample z ~ q(z|x), as Locatello et al. 2019.
       'representations': 'mean,sampled',
+      # Chen et al. 2018's MIG and ELBO decomposition over the whole factor grid (every image
+      # encoded once; the entropies cost aggregate_samples × grid size × latents per estimate).
+      'chen_mig': False,
+      'elbo_decomposition': False,
+      'aggregate_samples': 10_000,
   })

@@ -401,16 +401,23 @@ def can_tabulate(data):
   return data.jittable and data.has_factor_grid and data.fixed_observations
 
 
-def tabulated(data, encoder, observations_per_step=_OBSERVATIONS_PER_STEP):
+def grid_statistics(data, encoder, observations_per_step=_OBSERVATIONS_PER_STEP):
+  """The encoder's statistics of every grid point, row-major (``num_combinations`` rows)."""
+  if not can_tabulate(data):
+    raise ValueError(f'dataset {data.name!r} cannot be tabulated')
+  return _grid_statistics(data, encoder.statistics, encoder.params, observations_per_step)
+
+
+def tabulated(data, encoder, observations_per_step=_OBSERVATIONS_PER_STEP, table=None):
   """``(data, encoder)`` that score like the given pair, with each grid point encoded once.
 
   The dataset's observations become grid indices and the encoder looks their statistics up in a
   table of the whole grid's (``num_combinations`` rows, one pass of the encoder), so any number
-  of points costs the same. Needs `can_tabulate(data)`.
+  of points costs the same. Needs `can_tabulate(data)`. `table`: the `grid_statistics` of
+  ``(data, encoder)`` where the caller has them already.
   """
-  if not can_tabulate(data):
-    raise ValueError(f'dataset {data.name!r} cannot be tabulated')
-  table = _grid_statistics(data, encoder.statistics, encoder.params, observations_per_step)
+  if table is None:
+    table = grid_statistics(data, encoder, observations_per_step)
   indexed = dataclasses.replace(data, observation_shape=(),
                                 observations_from_factors=_GridIndex(tuple(data.factor_sizes)))
   return indexed, PureEncoder(_looked_up, encoder.represent, table)

@@ -4,6 +4,9 @@
 every metric (Locatello et al. 2019's choice of both) and flattens the results to one dict per
 representation. Keys are each metric's own, except the two classifier scores whose
 `train_accuracy`/`eval_accuracy` would collide: those carry `beta_vae_` / `factor_vae_` prefixes.
+Beside them: `factor_latent` (which latents carry which factor, `vae.evaluation.factor_latent`,
+of the mean codes) and, where `sizes.chen_mig` / `sizes.elbo_decomposition` ask for them,
+`aggregate_posterior`: Chen et al. 2018's MIG and ELBO decomposition over the whole factor grid.
 """
 
 import dataclasses
@@ -16,10 +19,14 @@ import jax
 from vae import distributions
 from vae import files
 from vae import models
+from vae import plotting
 from vae import run_state
+from vae import settings
 from vae import train
 from vae.evaluation import active_units
+from vae.evaluation import aggregate_posterior
 from vae.evaluation import dci
+from vae.evaluation import factor_latent
 from vae.evaluation import mig
 from vae.evaluation import modularity
 from vae.evaluation import sampled_scores
@@ -27,6 +34,7 @@ from vae.evaluation import sap
 from vae.evaluation import unsupervised
 
 RESULT_FILE = 'eval_disentanglement.json'
+FACTOR_LATENT_FILE = 'factor_latent.md'
 REPRESENTATIONS = ('mean', 'sampled')
 
 
@@ -64,11 +72,17 @@ def _encoder(state, names):
                                     state.params)
 
 
+def whole_grid(sizes):
+  """Whether `sizes` asks for a quantity of the whole factor grid (Chen et al. 2018's)."""
+  return bool(sizes.get('chen_mig', False) or sizes.get('elbo_decomposition', False))
+
+
 def tabulates(dataset, sizes):
   """Whether the suite encodes every grid point once (`sampled_scores.tabulated`) and looks the
-  points up: where the dataset allows it and that is fewer encoder passes than the points'."""
-  return (sampled_scores.can_tabulate(dataset)
-          and observations_to_encode(sizes) > dataset.num_combinations)
+  points up: where the dataset allows it and either the whole grid is needed anyway or it is
+  fewer encoder passes than the points'."""
+  return sampled_scores.can_tabulate(dataset) and (
+      whole_grid(sizes) or observations_to_encode(sizes) > dataset.num_combinations)
 
 
 def observations_to_encode(sizes):
@@ -77,6 +91,22 @@ def observations_to_encode(sizes):
   # BetaVAE: a batch of pairs per point; FactorVAE: a batch per point and the variance estimate.
   return (sizes.num_train + sizes.num_test + 3 * sizes.sampled_batch_size * points
           + sizes.num_variance_estimate)
+
+
+def _aggregate_posterior_scores(dataset, table, key, sizes):
+  """Chen et al. 2018's whole-grid quantities that `sizes` asks for, from the grid's posterior
+  statistics `table` (means, logvars)."""
+  means, logvars = table
+  samples = sizes.get('aggregate_samples', aggregate_posterior.NUM_SAMPLES)
+  mig_key, decomposition_key = jax.random.split(key)
+  scores = {}
+  if sizes.get('chen_mig', False):
+    scores.update(aggregate_posterior.chen_mig(mig_key, means, logvars, dataset.factor_names,
+                                               dataset.factor_sizes, samples))
+  if sizes.get('elbo_decomposition', False):
+    scores.update(aggregate_posterior.elbo_decomposition(decomposition_key, means, logvars,
+                                                         samples))
+  return scores
 
 
 def _prefixed(prefix, scores):
@@ -118,8 +148,14 @@ def evaluate_representations(dataset, encoder, key, noise_key, sizes, timed=None
   noise = jax.random.split(noise_key, 4)
   # Observations encoded per step of the in-graph pass: throughput only, not the codes.
   per_step = {'observations_per_step': sizes.encode_batch_size}
+  factor_names, table, aggregate = dataset.factor_names, None, {}
+  if whole_grid(sizes):
+    table = timed('encoding', sampled_scores.grid_statistics, dataset, encoder, **per_step)
+    aggregate = timed('aggregate_posterior', _aggregate_posterior_scores, dataset, table,
+                      jax.random.fold_in(noise_key, len(noise)), sizes)
   if tabulates(dataset, sizes):
-    dataset, encoder = timed('encoding', sampled_scores.tabulated, dataset, encoder, **per_step)
+    dataset, encoder = timed('encoding', sampled_scores.tabulated, dataset, encoder, table=table,
+                             **per_step)
   codes_train, factors_train = timed('encoding', sampled_scores.codes_and_factors, dataset,
                                      encoder, train_key, noise[0], sizes.num_train, **per_step)
   codes_test, factors_test = timed('encoding', sampled_scores.codes_and_factors, dataset,
@@ -140,6 +176,10 @@ def evaluate_representations(dataset, encoder, key, noise_key, sizes, timed=None
     scores.update(_prefixed('beta_vae', beta[name]))
     scores.update(_prefixed('factor_vae', factor[name]))
     results[name] = {score: float(value) for score, value in scores.items()}
+  results['factor_latent'] = timed('factor_latent', factor_latent.factor_latent,
+                                   codes_train['mean'], factors_train, factor_names)
+  if aggregate:
+    results['aggregate_posterior'] = aggregate
   return results
 
 
@@ -177,16 +217,29 @@ def write_scores(workdir, config, dataset, state, sizes=None):
   row = run_state.final_eval_row(workdir, results['step']) or {}
   if 'log_px' in row:
     results['likelihood'] = {name: row[name] for name in ('elbo', 'log_px', 'elbo_gap')}
+  plotting.save_factor_latent(os.path.join(workdir, 'figures', 'factor_latent.png'),
+                              results['factor_latent'])
+  files.write_atomic(os.path.join(workdir, FACTOR_LATENT_FILE),
+                     factor_latent.markdown(results['factor_latent']))
   files.write_json_atomic(os.path.join(workdir, RESULT_FILE), results)
   return results
 
 
-def evaluate_run(workdir, sizes=None):
-  """Scores the model saved in `workdir` (its newest intact checkpoint), holding its lock."""
+def evaluate_run(workdir, sizes=None, **overrides):
+  """Scores the model saved in `workdir` (its newest intact checkpoint), holding its lock.
+
+  `overrides` replace entries of the sample sizes (the run's own `config.disentanglement`
+  unless `sizes` is given), e.g. `chen_mig=True` to add Chen et al.'s MIG to a finished run.
+  """
   run_state.read_config(workdir)  # A directory without a model is a one-line error, not a lock.
   lock = files.DirectoryLock(workdir)
   try:
     config, dataset, state = run_state.restore_run(workdir)
+    sizes = (sizes or config.disentanglement).copy_and_resolve_references()
+    with sizes.unlocked():
+      sizes.update(overrides)
+    if 'dataset' in config:
+      settings.check_whole_grid(sizes, dataset, config.dataset)
     return write_scores(workdir, config, dataset, state, sizes)
   finally:
     lock.release()
