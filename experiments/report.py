@@ -1,11 +1,15 @@
 """Rebuilds tables and plots from saved files: `python -m experiments.report --workdir=DIR`.
 
-Works on a sweep (DIR/runs/*) or a single run; trains and evaluates nothing.
+Works on a sweep (DIR/runs/*), a single run, or a method comparison (DIR/<method>/runs/*: each
+sweep's summary, then methods.{csv,md} and its figure); trains and evaluates nothing.
 """
+
+import os
 
 from absl import flags
 
 from experiments import cli
+from vae import method_comparison
 from vae import report
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'A sweep or run directory.')
@@ -14,7 +18,16 @@ flags.mark_flags_as_required(['workdir'])
 
 def main(argv):
   del argv  # experiments.cli refuses positional arguments.
-  cli.run(cli.report_and_print, report.write_report, _WORKDIR.value)
+  workdir = _WORKDIR.value
+  methods = method_comparison.compared_methods(workdir)
+  if not methods:
+    cli.run(cli.report_and_print, report.write_report, workdir)
+    return
+  for method in methods:
+    cli.run(report.write_report, os.path.join(workdir, method))
+  cli.run(method_comparison.write_comparison, workdir, methods)
+  with open(os.path.join(workdir, 'methods.md')) as f:
+    print(f.read())
 
 
 if __name__ == '__main__':

@@ -72,7 +72,7 @@ _CASES = {
                        "error: unexpected argument 'extra_arg': every setting is a flag, "
                        '--NAME=VALUE (--help lists them)'),
     'unknown_model': ('train', (TEST_CONFIG, '--config.model=resnet'), 1,
-                      "error: unknown model 'resnet' (--config.model); allowed: conv, mlp"),
+                      "error: unknown model 'resnet' (--config.model); allowed: conv, mlp, chen_mlp"),
     'unknown_nested_setting': (
         None, (TEST_CONFIG, '--config.disentanglement.nope', '3'), 2,
         "error: --config.disentanglement.nope=3: the config has no setting 'disentanglement.nope'"),

@@ -63,3 +63,27 @@ def test_bad_methods_are_one_line_errors_before_any_file(methods, message, tmp_p
   with pytest.raises(UserInputError, match='^' + message):
     method_comparison.run(config, str(tmp_path / 'never'))
   assert not (tmp_path / 'never').exists()
+
+
+def _rows(values_by_method, name='discrete_mig'):
+  return [{'method': m, 'strength': 6.0, 'seed': s, 'recon': 100.0, name: v}
+          for m, values in values_by_method.items() for s, v in enumerate(values)]
+
+
+def test_methods_at_equal_strength_are_compared_beyond_seed_noise():
+  # Five seeds apiece, wholly separated: Mann–Whitney's exact two-sided p = 2 / C(10, 5).
+  text = method_comparison.markdown(_rows({'beta_vae': [0.1, 0.12, 0.09, 0.11, 0.1],
+                                           'beta_tcvae': [0.3, 0.25, 0.28, 0.31, 0.29]}), {})
+  assert ('- strength 6, MIG: beta_vae 0.1 [0.1, 0.11], beta_tcvae 0.29 [0.28, 0.3]; beta_tcvae '
+          'is above beta_vae beyond seed noise (p = 0.00794).') in text
+  overlapping = method_comparison.markdown(_rows({'beta_vae': [0.1, 0.3, 0.2],
+                                                  'beta_tcvae': [0.25, 0.15, 0.35]}), {})
+  assert 'not distinguishable at n = 3 seeds (highest median beta_tcvae' in overlapping
+  assert 'the least p at this n is 0.1)' in overlapping  # 2 / C(6, 3).
+
+
+def test_the_sweeps_of_a_comparison_are_found_by_their_directories(tmp_path):
+  for method in ('beta_tcvae', 'beta_vae'):
+    (tmp_path / method / 'runs').mkdir(parents=True)
+  assert method_comparison.compared_methods(str(tmp_path)) == ['beta_vae', 'beta_tcvae']
+  assert method_comparison.compared_methods(str(tmp_path / 'beta_vae')) == []

@@ -30,7 +30,7 @@ def test_two_separated_strengths_give_the_exact_rank_test_p(seeds, expected):
   # Closed form: of the C(2n, n) ways to split 2n seeds, two put one strength wholly above the
   # other; Mann–Whitney's exact two-sided p is 2 / C(2n, n).
   best = seed_statistics.best_strength({1.0: list(range(seeds)), 4.0: list(range(10, 10 + seeds))})
-  assert (best.strength, best.runner_up) == (4.0, 1.0)
+  assert (best.best, best.runner_up) == (4.0, 1.0)
   assert best.p_value == pytest.approx(expected)
   assert best.smallest_p == pytest.approx(expected)
   assert best.distinguishable == (expected < seed_statistics.ALPHA)
@@ -85,4 +85,4 @@ def test_a_clear_difference_is_found_with_five_seeds():
 
 def test_one_seed_cannot_be_tested():
   best = seed_statistics.best_strength({1.0: [0.3], 4.0: [0.5]})
-  assert best.strength == 4.0 and best.p_value is None and not best.distinguishable
+  assert best.best == 4.0 and best.p_value is None and not best.distinguishable

@@ -5,7 +5,10 @@ Each method of `config.methods` is the sweep `--config.method=<method>
 as one vmapped program, and it has its own summary), so re-running resumes every method exactly.
 The comparison itself is rebuilt from the sweeps' saved files:
   methods.csv / methods.md      one row per model: method, strength, seed, recon, kl, elbo,
-                                log_px, the method's TC estimate and the headline scores
+                                log_px, the method's TC estimate and the headline scores;
+                                methods.md also compares the methods at each strength they
+                                share (`vae.seed_statistics`: best by median, beyond seed noise
+                                or not)
   figures/methods_tradeoff.png  each score against recon, a marker per method, a point per strength
 """
 
@@ -16,12 +19,14 @@ from vae import objectives
 from vae import parallel
 from vae import plotting
 from vae import report
+from vae import seed_statistics
 from vae import settings
 from vae import sweep
 
 # The TC each method estimates (β-TCVAE's batch estimate, FactorVAE's discriminator's), as `tc`.
 _TC_OF = {'beta_tcvae': 'tc', 'factor_vae': 'tc_estimate'}
-SCORES = (('discrete_mig', 'MIG'), ('factor_vae_eval_accuracy', 'FactorVAE score'),
+SCORES = (('discrete_mig', 'MIG'), ('chen_mig', 'MIG (Chen et al.)'),
+          ('factor_vae_eval_accuracy', 'FactorVAE score'),
           ('disentanglement', 'DCI disentanglement'), ('sap_score', 'SAP'))
 SWEPT_METHODS = tuple(m for m in objectives.STRENGTH_SETTINGS if m != 'vae')  # vae = beta_vae.
 COLUMNS = ('method', 'strength', 'seed', 'recon', 'kl', 'elbo', 'log_px', 'tc',
@@ -57,6 +62,37 @@ def _cell(value):
   return '' if value is None else f'{value:.4g}'
 
 
+def _at_equal_strength(table):
+  """Lines comparing the methods at each strength two or more of them share, score by score."""
+  lines = []
+  for strength in sorted({r['strength'] for r in table}):
+    at = [r for r in table if r['strength'] == strength]
+    for name, title in SCORES:
+      by_method = {}
+      for r in at:
+        if r.get(name) is not None:
+          by_method.setdefault(r['method'], []).append(float(r[name]))
+      if len(by_method) < 2:
+        continue
+      best = seed_statistics.best_strength(by_method)
+      spreads = ', '.join(f'{m} {_spread(v)}' for m, v in by_method.items())
+      if best.p_value is None:
+        verdict = 'one seed of a method: no comparison can be made'
+      elif best.distinguishable:
+        verdict = f'{best.best} is above {best.runner_up} beyond seed noise (p = {best.p_value:.3g})'
+      else:
+        verdict = (f'not distinguishable at n = {best.min_seeds} seeds (highest median '
+                   f'{best.best}, p = {best.p_value:.3g}; the least p at this n is '
+                   f'{best.smallest_p:.3g})')
+      lines.append(f'- strength {strength:g}, {title}: {spreads}; {verdict}.')
+  return lines
+
+
+def _spread(values):
+  spread = seed_statistics.spread(values)
+  return f"{spread['median']:.3g} [{spread['q25']:.3g}, {spread['q75']:.3g}]"
+
+
 def markdown(table, excluded):
   lines = ['# The methods compared', '',
            'recon, kl, elbo and log_px (the importance-weighted bound) in nats per example on the '
@@ -66,9 +102,20 @@ def markdown(table, excluded):
   for row in table:
     cells = [row['method'], f"{row['strength']:g}", str(row['seed'])]
     lines.append('| ' + ' | '.join(cells + [_cell(row.get(c)) for c in COLUMNS[3:]]) + ' |')
+  compared = _at_equal_strength(table)
+  if compared:
+    lines += ['', '## The methods at equal strength', '',
+              'Median [interquartile range] over seeds; the test is that of each sweep\'s summary '
+              '(Mann–Whitney U of the best method over the runner-up, by permutation).', '',
+              *compared]
   if excluded:
     lines += ['', '## Excluded runs', '', *[f'- {d}: {why}' for d, why in sorted(excluded.items())]]
   return '\n'.join(lines) + '\n'
+
+
+def compared_methods(workdir):
+  """The methods whose sweeps `workdir` holds (`workdir/<method>/runs/`), in registry order."""
+  return [m for m in SWEPT_METHODS if os.path.isdir(os.path.join(workdir, m, 'runs'))]
 
 
 def write_comparison(workdir, methods):

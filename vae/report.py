@@ -159,7 +159,7 @@ def score_statistics(rows, names):
                  [grouped[b] for b in sorted(grouped)])}
     if name in HEADLINE_SCORES and len(grouped) >= 2:
       best = seed_statistics.best_strength(grouped)
-      entry['best'] = {'strength': best.strength, 'median': best.median,
+      entry['best'] = {'strength': best.best, 'median': best.median,
                        'runner_up': best.runner_up, 'p_value': best.p_value,
                        'smallest_possible_p': best.smallest_p, 'min_seeds': best.min_seeds,
                        'distinguishable': best.distinguishable}

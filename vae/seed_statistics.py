@@ -8,6 +8,7 @@ strength's medians is larger than relabelling the seeds across strengths gives.
 """
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -68,10 +69,10 @@ def _permutation_p(samples, seed):
 
 @dataclasses.dataclass(frozen=True)
 class Best:
-  """The best strength by median and how sure the seeds make it."""
-  strength: float  # The strength with the highest median.
+  """The best group (a strength, or a method) by median and how sure the seeds make it."""
+  best: Any  # The group with the highest median.
   median: float
-  runner_up: float  # The strength with the second-highest median.
+  runner_up: Any  # The group with the second-highest median.
   p_value: float | None  # None where a strength has a single seed: nothing can be tested.
   smallest_p: float | None  # The p-value of a table whose strengths are wholly separated.
   min_seeds: int
@@ -82,7 +83,8 @@ class Best:
 
 
 def best_strength(by_strength, seed=0):
-  """The `Best` of {strength: values over seeds} (two strengths or more; higher is better).
+  """The `Best` of {strength: values over seeds} (two strengths or more; higher is better; the
+  keys may be any sortable labels, e.g. the methods compared at one strength).
 
   The test: Mann–Whitney's U of the best strength's seeds over the runner-up's, with its null
   from relabelling every seed across strengths (an exact or, past `_RESAMPLES` relabellings,
