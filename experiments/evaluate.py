@@ -31,7 +31,7 @@ def main(argv):
   overrides = {name: flag.value for name, flag in (
       ('chen_mig', _CHEN_MIG), ('elbo_decomposition', _ELBO_DECOMPOSITION),
       ('aggregate_samples', _AGGREGATE_SAMPLES)) if flag.value is not None}
-  results = cli.run(suite.evaluate_run, _WORKDIR.value, **overrides)
+  results = cli.run(functools.partial(suite.evaluate_run, **overrides), _WORKDIR.value)
   scalars = {**results['mean'], **{name: value for name, value in
                                     results.get('aggregate_posterior', {}).items()
                                     if isinstance(value, float)}}

@@ -31,9 +31,9 @@ _NON_NEGATIVE = ('gaussian_total_correlation', 'gaussian_wasserstein_correlation
                  'gaussian_wasserstein_correlation_norm', 'mutual_info_score')
 
 
-def _evaluate(workdir):
-  return subprocess.run([sys.executable, '-m', 'experiments.evaluate', f'--workdir={workdir}'],
-                        cwd=ROOT, capture_output=True, text=True, timeout=600)
+def _evaluate(workdir, *flags):
+  return subprocess.run([sys.executable, '-m', 'experiments.evaluate', f'--workdir={workdir}',
+                         *flags], cwd=ROOT, capture_output=True, text=True, timeout=900)
 
 
 @pytest.mark.slow  # The exact DCI fits make it long; `.ci/run` runs it.
@@ -58,6 +58,15 @@ def test_every_score_in_its_valid_range(config, tmp_path):
   assert set(scores['stage_seconds']) == {
       'encoding', 'active_units', 'mig', 'dci', 'sap', 'modularity', 'unsupervised', 'beta_vae',
       'factor_vae', 'factor_latent'}
+  # Chen et al.'s whole-grid quantities added to the finished run from the command line.
+  result = _evaluate(workdir, '--chen_mig', '--elbo_decomposition', '--aggregate_samples=64')
+  assert result.returncode == 0, result.stderr
+  with open(os.path.join(workdir, 'eval_disentanglement.json')) as f:
+    terms = json.load(f)['aggregate_posterior']
+  assert 0.0 <= terms['chen_mig'] <= 1.0
+  assert terms['dataset_mi'] + terms['dataset_tc'] + terms['dataset_dim_kl'] == pytest.approx(
+      terms['dataset_kl'], abs=1e-3)
+  assert 'chen_mig' in result.stderr  # The entry point logs every scalar it wrote.
 
 
 @pytest.mark.parametrize('make', ['missing', 'untrained'])

@@ -2,8 +2,9 @@
 
   python -m experiments.sweep_beta --config=experiments/configs/sweep_full.py --workdir=runs/full
 
-300k steps, batch 64, Adam 1e-4, β ∈ {1, 2, 4, 6, 8, 16}, 5 seeds (Locatello et al. 2019), and
-the disentanglement suite at its published sample sizes (10,000 train / 5,000 test points).
+The conv VAE of the study, 300k steps, batch 64, Adam 1e-4, β ∈ {1, 2, 4, 6, 8, 16}, 5 seeds
+(Locatello et al. 2019), and the disentanglement suite at its published sample sizes (10,000 train
+/ 5,000 test points, mean and sampled codes).
 """
 
 from experiments.configs import sweep_beta
@@ -11,6 +12,7 @@ from experiments.configs import sweep_beta
 
 def get_config():
   config = sweep_beta.get_config()
+  config.model = 'conv'
   config.betas = '1,2,4,6,8,16'
   config.num_seeds = 5
   config.models_per_step = 30

@@ -34,11 +34,14 @@ def _log_aggregate(z, means, logvars):
   pad = (-num) % _COMPONENT_CHUNK
   valid = jnp.arange(num + pad) < num
   chunks = lambda a: jnp.pad(a, ((0, pad), (0, 0))).reshape(-1, _COMPONENT_CHUNK, latents)
+  # log N(z; m, v) = offset − ½ (z − m)² / v: the per-component parts once, not per sample.
+  offsets = -0.5 * (math.log(2 * math.pi) + logvars)
+  precisions = jnp.exp(-logvars)
 
   def add(carry, chunk):
     marginal, joint = carry
-    mean, logvar, keep = chunk
-    log_density = distributions.gaussian_log_prob(z[:, None, :], mean[None], logvar[None])
+    mean, offset, precision, keep = chunk
+    log_density = offset[None] - 0.5 * jnp.square(z[:, None, :] - mean[None]) * precision[None]
     log_density = jnp.where(keep[None, :, None], log_density, -jnp.inf)
     marginal = jnp.logaddexp(marginal, jax.nn.logsumexp(log_density, axis=1))
     joint = jnp.logaddexp(joint, jax.nn.logsumexp(log_density.sum(-1), axis=1))
@@ -46,7 +49,8 @@ def _log_aggregate(z, means, logvars):
 
   start = (jnp.full(z.shape, -jnp.inf), jnp.full(z.shape[:1], -jnp.inf))
   (marginal, joint), _ = jax.lax.scan(
-      add, start, (chunks(means), chunks(logvars), valid.reshape(-1, _COMPONENT_CHUNK)))
+      add, start, (chunks(means), chunks(offsets), chunks(precisions),
+                   valid.reshape(-1, _COMPONENT_CHUNK)))
   return marginal - math.log(num), joint - math.log(num)
 
 
