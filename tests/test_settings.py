@@ -14,6 +14,7 @@ from experiments.configs import mlp
 from experiments.configs import reproduce_chen2018
 from experiments.configs import reproduce_chen2018_cpu
 from experiments.configs import reproduce_locatello2019
+from experiments.configs import reproduce_locatello2019_cpu
 from experiments.configs import sweep_beta
 from experiments.configs import sweep_full
 from experiments.configs import sweep_test
@@ -24,7 +25,7 @@ from vae.errors import UserInputError
 
 _CONFIGS = (test, sweep_test, default, sweep_beta, sweep_full, autoencoders, mlp, methods,
             methods_full, methods_test, reproduce_chen2018, reproduce_chen2018_cpu,
-            reproduce_locatello2019)
+            reproduce_locatello2019, reproduce_locatello2019_cpu)
 
 
 @pytest.mark.parametrize('module', _CONFIGS, ids=lambda m: m.__name__.rsplit('.', 1)[-1])
