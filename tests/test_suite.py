@@ -58,15 +58,25 @@ def test_every_score_in_its_valid_range(config, tmp_path):
   assert set(scores['stage_seconds']) == {
       'encoding', 'active_units', 'mig', 'dci', 'sap', 'modularity', 'unsupervised', 'beta_vae',
       'factor_vae', 'factor_latent'}
-  # Chen et al.'s whole-grid quantities added to the finished run from the command line.
+
+
+@pytest.mark.slow  # The whole 737,280-image grid is rendered and encoded.
+def test_chen_quantities_are_added_to_a_finished_run(config, tmp_path):
+  config.model, config.hidden = 'mlp', 32  # The grid's encoder pass in seconds, not minutes.
+  config.disentanglement.representations = 'mean'
+  workdir = str(tmp_path / 'run')
+  run_loop.train_and_evaluate(config, workdir)
   result = _evaluate(workdir, '--chen_mig', '--elbo_decomposition', '--aggregate_samples=64')
   assert result.returncode == 0, result.stderr
   with open(os.path.join(workdir, 'eval_disentanglement.json')) as f:
-    terms = json.load(f)['aggregate_posterior']
+    scores = json.load(f)
+  terms = scores['aggregate_posterior']
   assert 0.0 <= terms['chen_mig'] <= 1.0
   assert terms['dataset_mi'] + terms['dataset_tc'] + terms['dataset_dim_kl'] == pytest.approx(
       terms['dataset_kl'], abs=1e-3)
+  assert scores['grid_tabulated']  # The grid's table serves the other scores too.
   assert 'chen_mig' in result.stderr  # The entry point logs every scalar it wrote.
+  assert os.path.exists(os.path.join(workdir, suite.FACTOR_LATENT_FILE))
 
 
 @pytest.mark.parametrize('make', ['missing', 'untrained'])

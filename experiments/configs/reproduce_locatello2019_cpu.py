@@ -21,4 +21,7 @@ def get_config():
   config.model = 'conv'
   config.learning_rate = 5e-4
   config.betas = '1,16'
+  config.num_train_steps = 500
+  config.eval_every_steps = 250
+  config.checkpoint_every_steps = 250
   return config

@@ -2,7 +2,7 @@
 
   python -m experiments.sweep_beta --config=experiments/configs/sweep_beta.py --workdir=runs/sweep
 
-Chen et al. 2018's MLP (`chen_mlp`) at β ∈ {1, 8}, 4 seeds each, 500 steps at batch 64, all eight
+Chen et al. 2018's MLP (`chen_mlp`) at β ∈ {1, 8}, 4 seeds each, 800 steps at batch 64, all eight
 models in one vmapped program; each is scored with the disentanglement suite on its mean codes at
 smaller-than-published sample sizes, and the sweep ends with summary.{csv,json,md} and figures/.
 At equal wall time on this CPU the Chen MLP is the architecture whose traversals move the sprite
@@ -26,9 +26,9 @@ def get_config():
   config.num_importance_samples = 16
   config.num_seeds = 4
   config.models_per_step = 8
-  config.num_train_steps = 500
-  config.eval_every_steps = 250
-  config.checkpoint_every_steps = 250
+  config.num_train_steps = 800
+  config.eval_every_steps = 400
+  config.checkpoint_every_steps = 400
   # BetaVAE/FactorVAE encode 64 images per point: at the published 10,000/5,000 points the suite
   # instead encodes the whole 737,280-image grid once (sampled_scores.tabulated). The CPU sweep
   # uses smaller sizes (about 30,000 encoder passes per model) and the mean codes only.
