@@ -79,7 +79,8 @@ def _at_equal_strength(table):
       if best.p_value is None:
         verdict = 'one seed of a method: no comparison can be made'
       elif best.distinguishable:
-        verdict = f'{best.best} is above {best.runner_up} beyond seed noise (p = {best.p_value:.3g})'
+        verdict = (f'{best.best} is above {best.runner_up} beyond seed noise '
+                   f'(p = {best.p_value:.3g})')
       else:
         verdict = (f'not distinguishable at n = {best.min_seeds} seeds (highest median '
                    f'{best.best}, p = {best.p_value:.3g}; the least p at this n is '

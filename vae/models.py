@@ -2,8 +2,8 @@
 
 Architectures:
   mlp   784-500-latents style: flatten, Dense(hidden), ReLU, Dense(2·latents) (flax examples/vae).
-  chen_mlp  Chen et al. 2018's β-TCVAE MLP: encoder flatten-1200-1200-2·latents (ReLU), decoder
-        latents-1200-1200-1200-pixels (tanh); the architecture of their published dSprites MIG.
+  chen_mlp  Chen et al. 2018's β-TCVAE MLP: encoder flatten-1200-1200-2·latents (ReLU),
+        decoder latents-1200-1200-1200-pixels (tanh): the architecture of their dSprites MIG.
   conv  the disentanglement standard (Higgins et al. 2017; Locatello et al. 2019): encoder
         conv 32, 32, 64, 64 (4×4, stride 2), Dense 256, Dense 2·latents; decoder mirrored with
         stride-2 transposed convolutions. Needs an image side divisible by 16 (64×64 in the papers).

@@ -28,7 +28,8 @@ from vae import seed_statistics
 from vae.evaluation import suite
 from vae.run_state import CONFIG_FILE
 
-_INTERNAL = ('step', 'kl_per_dim', 'run_dir', 'note', 'factor_encoding')  # Row fields used by plots, not table columns.
+# Row fields used by plots and notes, not table columns.
+_INTERNAL = ('step', 'kl_per_dim', 'run_dir', 'note', 'factor_encoding')
 # `beta` repeats `strength` for the methods whose strength is β, so β sweeps keep their column.
 LEADING_COLUMNS = ('method', 'strength', 'beta', 'seed', 'recon', 'kl', 'elbo', 'log_px',
                    'elbo_gap', 'active_latents')
@@ -183,8 +184,8 @@ def _best_strength_lines(rows, statistics):
   if min(entry['best']['min_seeds'] for _, entry in tested) < 2:
     return [f'One seed per {sym}: no comparison between strengths can be made, since a '
             f'difference between two models may be seed noise alone. Rerun with '
-            f'--config.num_seeds=5 (the fewest with which two strengths can differ at '
-            f'p < {seed_statistics.ALPHA}).']
+            f'--config.num_seeds=4 or more (the fewest with which two strengths can differ '
+            f'at p < {seed_statistics.ALPHA}: 2/C(8, 4) = 0.029).']
   lines = [f'Each test: Mann–Whitney U of the best {sym} (highest median) over the runner-up, '
            f'its null from relabelling every seed across {sym} values (a permutation test; '
            f'choosing the best is part of it). A {sym} is named best only at '
