@@ -151,3 +151,21 @@ def test_bad_sweep_settings_write_nothing(tmp_path, setting, value, message):
   with pytest.raises(UserInputError, match=message.replace('(', r'\(').replace(')', r'\)')):
     sweep.run(config, str(tmp_path / 'sweep'))
   assert not (tmp_path / 'sweep').exists()
+
+
+def test_a_finished_sweep_grows_by_a_strength_and_keeps_what_is_finished(finished_sweep, tmp_path):
+  config, workdir, _, _ = finished_sweep
+  grown = str(tmp_path / 'grown')
+  shutil.copytree(workdir, grown)
+  finished = [sweep.run_dir(grown, 'beta_vae', b, 0) for b in (1, 8)]
+  before = {r: os.path.getmtime(os.path.join(r, 'eval_disentanglement.json')) for r in finished}
+  config = config.copy_and_resolve_references()
+  config.betas = '1,8,16'
+  rows, excluded = sweep.run(config, grown)
+  assert not excluded
+  assert [r['beta'] for r in rows] == [1.0, 8.0, 16.0]
+  for r in finished:  # Neither trained nor scored again.
+    assert os.path.getmtime(os.path.join(r, 'eval_disentanglement.json')) == before[r]
+  saved = run_state.read_config(sweep.run_dir(grown, 'beta_vae', 16, 0))
+  assert saved.beta == 16.0
+  assert not set(run_state.SWEEP_SETTINGS) & set(saved)  # A model's config holds no sweep's.

@@ -52,13 +52,23 @@ class Member:
   workdir: str
 
 
+# A sweep's own settings: which models it holds, not what any one of them is. A model's saved
+# config leaves them out, so a finished sweep can grow by strengths and seeds.
+SWEEP_SETTINGS = ('betas', 'strengths', 'num_seeds', 'models_per_step')
+
+
 def member_config(config, member: Member):
-  """`config` with the member's own strength and seed: what a single run of that model uses."""
+  """`config` with the member's own strength and seed and without the sweep's settings: what a
+  single run of that model uses."""
   config = config.copy_and_resolve_references()
   setting = objectives.STRENGTH_SETTINGS.get(config.method)
-  if setting:
-    config[setting] = member.strength
-  config.seed = member.seed
+  with config.unlocked():
+    if setting:
+      config[setting] = member.strength
+    config.seed = member.seed
+    for name in SWEEP_SETTINGS:
+      if name in config:
+        del config[name]
   return config
 
 
@@ -106,8 +116,10 @@ def check_finished_config(member: Member, config):
   """A one-line error when a finished model was trained with other settings than `config`."""
   saved = read_config(member.workdir).to_dict()
   wanted = json.loads(member_config(config, member).to_json())
+  # Models saved with their sweep's settings (before they were left out) compare equal too.
+  ignored = set(parallel.DEVICE_SETTINGS) | set(SWEEP_SETTINGS)
   changed = sorted(k for k in set(saved) | set(wanted)
-                   if saved.get(k) != wanted.get(k) and k not in parallel.DEVICE_SETTINGS)
+                   if saved.get(k) != wanted.get(k) and k not in ignored)
   if changed:
     diffs = ', '.join(f'{k}: {saved.get(k)!r} -> {wanted.get(k)!r}' for k in changed)
     raise UserInputError(f'--workdir={member.workdir} holds a finished model with other '
