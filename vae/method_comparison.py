@@ -75,7 +75,7 @@ def _at_equal_strength(table):
       if len(by_method) < 2:
         continue
       best = seed_statistics.best_strength(by_method)
-      spreads = ', '.join(f'{m} {_spread(v)}' for m, v in by_method.items())
+      spreads = ', '.join(f'{m} {report.spread_cell(v, 3)}' for m, v in by_method.items())
       if best.p_value is None:
         verdict = 'one seed of a method: no comparison can be made'
       elif best.distinguishable:
@@ -87,11 +87,6 @@ def _at_equal_strength(table):
                    f'{best.smallest_p:.3g})')
       lines.append(f'- strength {strength:g}, {title}: {spreads}; {verdict}.')
   return lines
-
-
-def _spread(values):
-  spread = seed_statistics.spread(values)
-  return f"{spread['median']:.3g} [{spread['q25']:.3g}, {spread['q75']:.3g}]"
 
 
 def markdown(table, excluded):

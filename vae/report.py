@@ -135,11 +135,13 @@ def symbol(rows):
   return SYMBOLS[objectives.STRENGTH_SETTINGS[rows[0]['method']]]
 
 
-def _cell(values):
+def spread_cell(values, digits=4):
+  """'median [q25, q75]' of a setting's values over seeds; the value alone for one seed."""
   if len(values) == 1:
-    return f'{values[0]:.4g}'
+    return f'{values[0]:.{digits}g}'
   spread = seed_statistics.spread(values)
-  return f"{spread['median']:.4g} [{spread['q25']:.4g}, {spread['q75']:.4g}]"
+  return (f"{spread['median']:.{digits}g} [{spread['q25']:.{digits}g}, "
+          f"{spread['q75']:.{digits}g}]")
 
 
 def metric_names(names):
@@ -237,7 +239,7 @@ def markdown(rows, names, excluded, statistics):
            '|---|' + '---|' * len(strengths)]
   for name in metric_names(names):
     grouped = per_strength(rows, name)
-    lines.append(f'| {name} | ' + ' | '.join(_cell(grouped[b]) if b in grouped else ''
+    lines.append(f'| {name} | ' + ' | '.join(spread_cell(grouped[b]) if b in grouped else ''
                                              for b in strengths) + ' |')
   best = _best_strength_lines(rows, statistics)
   if best:

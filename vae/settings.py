@@ -17,6 +17,7 @@ from vae import models
 from vae import objectives
 from vae import parallel
 from vae.errors import UserInputError
+from vae.evaluation import aggregate_posterior
 from vae.evaluation import mig
 from vae.evaluation import modularity
 from vae.evaluation import sampled_scores
@@ -72,6 +73,7 @@ _DISENTANGLEMENT_SIZES = {
     'sampled_num_train': (1, ''),
     'sampled_num_eval': (1, ''),
     'num_variance_estimate': (2, 'the FactorVAE global variance needs two points'),
+    'aggregate_samples': (1, ''),
 }
 
 
@@ -156,23 +158,10 @@ def sweep_strengths(config) -> tuple[float, ...]:
   return disentangling_losses.DEFAULT_STRENGTHS[method]
 
 
-def check_whole_grid(sizes, dataset, name):
-  """Chen et al.'s whole-grid quantities need every grid point rendered in-graph, one way."""
-  for flag in ('chen_mig', 'elbo_decomposition'):
-    value = sizes.get(flag, False)
-    if not isinstance(value, bool):
-      raise UserInputError(f'--config.disentanglement.{flag}={_shown(value)}: expected true or '
-                           'false')
-    if value and not sampled_scores.can_tabulate(dataset):
-      raise UserInputError(
-          f'--config.disentanglement.{flag}=true needs a source that renders its whole factor '
-          f"grid in-graph, each tuple one way (procedural_dsprites); --config.dataset={name} "
-          'does not')
-  if 'aggregate_samples' in sizes:
-    _check_positive_int('--config.disentanglement.aggregate_samples', sizes.aggregate_samples)
-
-
-def _check_disentanglement(sizes):
+def check_disentanglement(sizes, dataset=None, dataset_name=''):
+  """The suite's settings (`config.disentanglement`): representations, sample sizes, and, where
+  `dataset` is given, whether it can serve the whole-grid quantities that are asked for (Chen et
+  al.'s need every grid point rendered in-graph, one way)."""
   scored = sizes.get('representations', 'mean').split(',')
   if 'mean' not in scored or not set(scored) <= {'mean', 'sampled'}:
     raise UserInputError(f"--config.disentanglement.representations={sizes.representations!r} "
@@ -185,6 +174,16 @@ def _check_disentanglement(sizes):
       _check_positive_int(flag, value)
     elif not (_is_int(value) and value >= least):
       raise UserInputError(f'{flag}={_shown(value)} must be an integer >= {least} ({why})')
+  for name in aggregate_posterior.WHOLE_GRID_SCORES:
+    value = sizes.get(name, False)
+    if not isinstance(value, bool):
+      raise UserInputError(f'--config.disentanglement.{name}={_shown(value)}: expected true or '
+                           'false')
+    if value and dataset is not None and not sampled_scores.can_tabulate(dataset):
+      raise UserInputError(
+          f'--config.disentanglement.{name}=true needs a source that renders its whole factor '
+          f"grid in-graph, each tuple one way (procedural_dsprites); --config.dataset="
+          f'{dataset_name} does not')
 
 
 def check_config(config):
@@ -207,10 +206,9 @@ def check_config(config):
   _check_one_of('likelihood', config.likelihood, likelihoods.NAMES)
   if 'conv_impl' in config:
     _check_one_of('conv_impl', config.conv_impl, layers.CONV_IMPLS)
+  dataset = None
   if 'dataset' in config:
     dataset = data.from_config(config)  # An unknown name, a missing or unreadable input: one line.
-    if 'disentanglement' in config:
-      check_whole_grid(config.disentanglement, dataset, config.dataset)
   objectives.from_config(config)  # Raises for an unknown method or a setting out of range.
   if 'betas' in config or 'strengths' in config:
     sweep_strengths(config)
@@ -218,7 +216,7 @@ def check_config(config):
     raise UserInputError(f"--config.dataset_size={_shown(config.dataset_size)} must be an "
                          'integer >= 0 (0: the data source\'s own size)')
   if 'disentanglement' in config:
-    _check_disentanglement(config.disentanglement)
+    check_disentanglement(config.disentanglement, dataset, config.get('dataset', ''))
   _check_devices(config)
 
 

@@ -21,6 +21,8 @@ import numpy as np
 
 from vae import distributions
 
+# The suite's settings that ask for these quantities (`config.disentanglement.<name>`).
+WHOLE_GRID_SCORES = ('chen_mig', 'elbo_decomposition')
 NUM_SAMPLES = 10_000  # Chen et al.'s samples of z per entropy estimate.
 EXCLUDED_FACTORS = ('shape',)  # Their dSprites MIG leaves the categorical shape out.
 _SAMPLE_CHUNK = 256  # Samples of z against ...

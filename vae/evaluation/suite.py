@@ -74,7 +74,7 @@ def _encoder(state, names):
 
 def whole_grid(sizes):
   """Whether `sizes` asks for a quantity of the whole factor grid (Chen et al. 2018's)."""
-  return bool(sizes.get('chen_mig', False) or sizes.get('elbo_decomposition', False))
+  return any(sizes.get(name, False) for name in aggregate_posterior.WHOLE_GRID_SCORES)
 
 
 def tabulates(dataset, sizes):
@@ -238,8 +238,7 @@ def evaluate_run(workdir, sizes=None, **overrides):
     sizes = (sizes or config.disentanglement).copy_and_resolve_references()
     with sizes.unlocked():
       sizes.update(overrides)
-    if 'dataset' in config:
-      settings.check_whole_grid(sizes, dataset, config.dataset)
+    settings.check_disentanglement(sizes, dataset, config.dataset)
     return write_scores(workdir, config, dataset, state, sizes)
   finally:
     lock.release()
