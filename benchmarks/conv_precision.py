@@ -20,8 +20,8 @@ from experiments.configs import default as default_config
 from vae import distributions
 from vae import models
 from vae import objectives
-from vae import train
 from vae.data import dsprites
+from vae.training import train
 
 # The most terms any gradient entry sums: ConvTranspose_3's kernel collects the 8 images × 32 × 32
 # input positions of each tap. Float32 rounding of such a sum is ~√N·u of its terms' magnitude

@@ -7,17 +7,17 @@
 
 Cases:
   peak_matmul    float32 FLOP/s of a large jitted jnp.dot (the best of --peak_sizes): the limit.
-  mlp_vae        the MLP VAE step (784-500-20, batch 128, Bernoulli) via `vae.train.train_step`.
-  mlp_vae_scan   the same, --scan_steps steps fused in one call by `vae.train.train_steps`.
+  mlp_vae        the MLP VAE step (784-500-20, batch 128, Bernoulli) via `vae.training.train.train_step`.
+  mlp_vae_scan   the same, --scan_steps steps fused in one call by `vae.training.train.train_steps`.
   conv_vae       the default conv β-VAE step (experiments/configs/default.py, procedural dSprites).
-  conv_vae_scan  the same fused by `vae.train.train_steps`, each batch rendered inside the scan.
+  conv_vae_scan  the same fused by `vae.training.train.train_steps`, each batch rendered inside the scan.
   renderer       the jitted procedural dSprites `sample`, batches of 64 and 1024, and how many
                  times the conv step's consumption of images it renders.
   sweep          --sweep_models conv models, stacked and `jax.vmap`ped through
                  `train.train_steps` as the β sweep runs them, against the same models one after
                  the other; steps_per_s counts model-steps.
-  sharded_sweep  the same models through the run loop's compiled chunk (`run_loop.chunk_program`)
-                 on every device (the `auto` mesh of `vae.parallel`) against one device;
+  sharded_sweep  the same models through the run loop's compiled chunk (`loop.chunk_program`)
+                 on every device (the `auto` mesh of `vae.training.parallel`) against one device;
                  model-steps/s of each and their ratio. Simulate devices on a CPU with
                  JAX_NUM_CPU_DEVICES=N (there it measures the sharding's overhead only).
   encoder        the conv encoder on 64×64 dSprites as the disentanglement suite drives it:
@@ -61,12 +61,12 @@ from experiments.configs import mlp as mlp_config
 from vae import data
 from vae import layers
 from vae import models
-from vae import parallel
-from vae import run_loop
-from vae import train
 from vae.data import dsprites
 from vae.evaluation import sampled_scores
 from vae.evaluation import suite
+from vae.training import loop
+from vae.training import parallel
+from vae.training import train
 
 _ALL_CASES = ('peak_matmul', 'mlp_vae', 'mlp_vae_scan', 'conv_vae', 'conv_vae_scan', 'renderer',
               'sweep', 'sharded_sweep', 'encoder', 'suite')
@@ -290,7 +290,7 @@ def sharded_sweep_case(peak, impl='auto'):
         _state(config, dataset.observation_shape, seed) for seed in range(layout.width)]))]
     keys = layout.place(jax.random.split(jax.random.key(1), layout.width))
     start = time.perf_counter()
-    program = run_loop.chunk_program(layout, states[0], keys, dataset, config.batch_size,
+    program = loop.chunk_program(layout, states[0], keys, dataset, config.batch_size,
                                      num_steps)
 
     def run(program=program, keys=keys, states=states):

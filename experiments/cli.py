@@ -19,10 +19,10 @@ from absl import logging
 import ml_collections
 from ml_collections.config_flags.config_flags import ConfigFileFlagParser
 
-from vae import parallel
-from vae import preemption
 from vae.errors import Interrupted
 from vae.errors import UserInputError
+from vae.training import parallel
+from vae.training import preemption
 
 # Libraries whose INFO lines would drown the progress lines.
 _QUIET_LIBRARIES = ('/orbax/', '/jax/_src/', '/absl/')

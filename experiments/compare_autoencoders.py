@@ -10,7 +10,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from experiments import cli
-from vae import compare
+from vae.studies import autoencoder_comparison
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Path to a comparison config.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for the runs, table and figure.')
@@ -20,7 +20,7 @@ flags.mark_flags_as_required(['config', 'workdir'])
 def main(argv):
   del argv  # experiments.cli refuses positional arguments.
   workdir = _WORKDIR.value
-  cli.run(compare.compare_autoencoders, _CONFIG.value, workdir)
+  cli.run(autoencoder_comparison.compare_autoencoders, _CONFIG.value, workdir)
   with open(f'{workdir}/autoencoders.md') as f:
     print(f.read())
 

@@ -11,7 +11,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from experiments import cli
-from vae import method_comparison
+from vae.studies import method_comparison
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Path to a method-comparison config.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for the sweeps, table and figure.')

@@ -9,8 +9,8 @@ import os
 from absl import flags
 
 from experiments import cli
-from vae import method_comparison
-from vae import report
+from vae.studies import method_comparison
+from vae.studies import report
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'A sweep or run directory.')
 flags.mark_flags_as_required(['workdir'])

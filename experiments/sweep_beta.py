@@ -9,7 +9,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from experiments import cli
-from vae import sweep
+from vae.studies import sweep
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Path to a sweep config.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for the runs, summary and figures.')

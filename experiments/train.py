@@ -9,7 +9,7 @@ from absl import logging
 from ml_collections import config_flags
 
 from experiments import cli
-from vae import run_loop
+from vae.training import loop
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Path to an ml_collections config.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for metrics, checkpoints, figures.')
@@ -18,7 +18,7 @@ flags.mark_flags_as_required(['config', 'workdir'])
 
 def main(argv):
   del argv  # experiments.cli refuses positional arguments.
-  metrics = cli.run(run_loop.train_and_evaluate, _CONFIG.value, _WORKDIR.value)
+  metrics = cli.run(loop.train_and_evaluate, _CONFIG.value, _WORKDIR.value)
   if metrics is None:  # Another process of several wrote the model's files.
     return
   summary = '  '.join(f'{name} {metrics[name]:.3f}' for name in ('loss', 'recon', 'kl', 'elbo')

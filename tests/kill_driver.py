@@ -11,16 +11,16 @@ import runpy
 import signal
 import sys
 
-from vae import checkpoint
 from vae import files
-from vae import metric_writer
-from vae import run_state
-from vae.evaluation import likelihood
+from vae.evaluation import marginal_likelihood
+from vae.training import checkpoint
+from vae.training import metric_writer
+from vae.training import run_directory
 
 PHASES = {'row': (metric_writer.MetricWriter, 'write'),
           'checkpoint': (checkpoint.Checkpoints, 'save'),
-          'log_px': (likelihood, 'vae_log_px'),
-          'figures': (run_state, 'save_figures'),
+          'log_px': (marginal_likelihood, 'vae_log_px'),
+          'figures': (run_directory, 'save_figures'),
           'complete': (files, 'write_json_atomic')}
 
 

@@ -15,10 +15,10 @@ import jax
 import numpy as np
 
 from experiments.configs import test as test_config
-from vae import parallel
-from vae import run_loop
-from vae import run_state
-from vae import sweep
+from vae.studies import sweep
+from vae.training import loop
+from vae.training import parallel
+from vae.training import run_directory
 
 STRENGTHS, SEEDS = (1.0, 2.0, 4.0, 8.0), 2
 
@@ -36,21 +36,21 @@ def run(workdir, mesh_shape='auto', num_train_steps=4):
   """Trains the 8 members in one group; returns them."""
   sweep_config = config(mesh_shape, num_train_steps)
   members = sweep.members(sweep_config, workdir)
-  run_loop.train_members(sweep_config, members, group_size=len(members))
+  loop.train_members(sweep_config, members, group_size=len(members))
   return members
 
 
 def _programs():
   return [{'all_reduce': 'all-reduce' in program.as_text(),
            'output_specs': sorted({str(s.spec) for s in jax.tree.leaves(program.output_shardings)})}
-          for program in run_loop._PROGRAMS.values()]
+          for program in loop._PROGRAMS.values()]
 
 
 def restored_leaves(workdir, mesh_shape='auto'):
   """Every member's newest checkpoint, placed on this process's mesh and gathered back."""
   sweep_config = config(mesh_shape)
   members = sweep.members(sweep_config, workdir)
-  states = [run_state.restore_run(m.workdir)[2] for m in members]
+  states = [run_directory.restore_run(m.workdir)[2] for m in members]
   layout = parallel.layout(sweep_config, len(members))
   placed = layout.place(jax.tree.map(lambda *xs: np.stack(xs), *states))
   return {f'{i}_{j}': np.asarray(leaf) for i, member in enumerate(

@@ -19,10 +19,10 @@ import jax
 import numpy as np
 from tensorboardX.proto import event_pb2
 
-from vae import checkpoint
-from vae import metric_writer
-from vae import run_loop
-from vae import run_state
+from vae.training import checkpoint
+from vae.training import loop
+from vae.training import metric_writer
+from vae.training import run_directory
 
 TIMINGS = ('steps_per_s', 'seconds', 'stage_seconds')  # Wall-clock values: the only ones two
 # runs may differ in.
@@ -48,7 +48,7 @@ def tensorboard_points(workdir):
 def _final_params(run_dir):
   checkpoints = checkpoint.Checkpoints(run_dir)
   step = checkpoints.intact_steps()[0]
-  _, dataset, state = run_state.restore_run(run_dir)
+  _, dataset, state = run_directory.restore_run(run_dir)
   del dataset
   trained = (state.params, state.opt_state, state.strength, state.critic)
   return step, [np.asarray(x) for x in jax.tree.leaves(trained)]
@@ -71,7 +71,7 @@ def snapshot(workdir):
   """{relative run dir: {what: value}} plus the sweep-level files, for equality checks."""
   result = {}
   for run_dir in sorted({os.path.dirname(p) for p in glob.glob(
-      os.path.join(workdir, '**', run_state.CONFIG_FILE), recursive=True)}):
+      os.path.join(workdir, '**', run_directory.CONFIG_FILE), recursive=True)}):
     name = os.path.relpath(run_dir, workdir)
     step, params = _final_params(run_dir)
     entry = {'checkpoint_step': step, 'params': [p.tobytes() for p in params],
@@ -83,11 +83,11 @@ def snapshot(workdir):
       with open(path) as f:
         entry[os.path.basename(path)] = (_without_timings(json.load(f))
                                          if path.endswith('.json') else f.read())
-    for path in sorted(glob.glob(os.path.join(run_dir, run_state.FIGURES_DIR, '*.png'))):
+    for path in sorted(glob.glob(os.path.join(run_dir, run_directory.FIGURES_DIR, '*.png'))):
       entry[os.path.relpath(path, run_dir)] = _digest(path)
     # No stray temporaries, no extra or missing checkpoint steps.
     entry['listing'] = {d: sorted(os.listdir(os.path.join(run_dir, d))) for d in
-                        ('.', run_state.FIGURES_DIR, checkpoint.DIRECTORY)}
+                        ('.', run_directory.FIGURES_DIR, checkpoint.DIRECTORY)}
     result[name] = entry
   result['listing'] = {d: sorted(os.listdir(os.path.join(workdir, d))) for d in ('.', 'figures')
                        if os.path.isdir(os.path.join(workdir, d))}
@@ -122,7 +122,7 @@ def kill_at(n, monkeypatch):
     return wrapped
 
   for module, name in ((os, 'replace'), (os, 'rename'), (os, 'remove'),
-                       (run_loop, '_run_steps'), (metric_writer.MetricWriter, 'write')):
+                       (loop, '_run_steps'), (metric_writer.MetricWriter, 'write')):
     monkeypatch.setattr(module, name, hook(getattr(module, name)))
   try:
     yield counter

@@ -10,7 +10,7 @@ import runpy
 import signal
 import sys
 
-from vae import run_loop
+from vae.training import loop
 
 
 def main():
@@ -18,7 +18,7 @@ def main():
   chunks = [int(c) for c in sys.argv[2].split(',')]
   module = sys.argv[3]
   sys.argv = [module, *sys.argv[4:]]
-  run_steps, calls = run_loop._run_steps, []
+  run_steps, calls = loop._run_steps, []
 
   def run_steps_with_signals(*args, **kwargs):
     calls.append(None)
@@ -26,7 +26,7 @@ def main():
       os.kill(os.getpid(), signum)
     return run_steps(*args, **kwargs)
 
-  run_loop._run_steps = run_steps_with_signals
+  loop._run_steps = run_steps_with_signals
   runpy.run_module(module, run_name='__main__')
 
 

@@ -7,12 +7,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from vae import run_loop
-from vae import compare
 from vae import corruptions
 from vae import objectives
 from vae.errors import UserInputError
-from vae.metric_writer import read_metrics
+from vae.studies import autoencoder_comparison
+from vae.training import loop
+from vae.training.metric_writer import read_metrics
 
 _RNG = np.random.default_rng(0)
 _W1, _B1 = _RNG.normal(size=(6, 5)), _RNG.normal(size=5)
@@ -104,7 +104,7 @@ def test_each_method_trains_with_finite_named_terms(config, tmp_path, method, se
   # The tiny config with a small MLP: the terms do not depend on the architecture, compiles do.
   config.update({'method': method, 'model': 'mlp', 'hidden': 32, **settings})
   workdir = str(tmp_path / method)
-  metrics = run_loop.train_and_evaluate(config, workdir)
+  metrics = loop.train_and_evaluate(config, workdir)
   names = ('loss', 'recon', 'mean_abs_code', 'inactive_fraction', *_EXPECTED[method])
   for row in [*read_metrics(workdir), metrics]:
     for name in names:
@@ -125,7 +125,7 @@ def test_bad_setting_is_a_one_line_error_and_writes_nothing(config, tmp_path, se
   config[setting] = value
   workdir = tmp_path / 'run'
   with pytest.raises(UserInputError) as error:
-    run_loop.train_and_evaluate(config, str(workdir))
+    loop.train_and_evaluate(config, str(workdir))
   message = str(error.value)
   assert f'--config.{setting}' in message and allowed in message and '\n' not in message
   assert not workdir.exists()
@@ -134,5 +134,5 @@ def test_bad_setting_is_a_one_line_error_and_writes_nothing(config, tmp_path, se
 def test_unknown_method_in_a_comparison_writes_nothing(config, tmp_path):
   config.methods, config.num_test_examples, config.test_seed = 'ae,pca', 8, 0
   with pytest.raises(UserInputError, match=r'--config.methods=.*allowed|must list methods'):
-    compare.compare_autoencoders(config, str(tmp_path / 'cmp'))
+    autoencoder_comparison.compare_autoencoders(config, str(tmp_path / 'cmp'))
   assert not (tmp_path / 'cmp').exists()

@@ -17,16 +17,16 @@ from experiments.configs import default
 from experiments.configs import sweep_test
 from experiments.configs import test as test_config
 from tests import run_files
-from vae import checkpoint
 from vae import files
-from vae import report
-from vae import run_loop
-from vae import run_state
 from vae import settings
-from vae import sweep
-from vae.evaluation import suite
 from vae.errors import UserInputError
-from vae.metric_writer import read_metrics
+from vae.evaluation import suite
+from vae.studies import report
+from vae.studies import sweep
+from vae.training import checkpoint
+from vae.training import loop
+from vae.training import run_directory
+from vae.training.metric_writer import read_metrics
 
 
 def single_config():
@@ -72,7 +72,7 @@ def _kill_and_rerun(job, kills, monkeypatch):
 def single_reference(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp('single_reference'))
   with pytest.MonkeyPatch.context() as monkeypatch:
-    events = _count_events(lambda: run_loop.train_and_evaluate(single_config(), workdir),
+    events = _count_events(lambda: loop.train_and_evaluate(single_config(), workdir),
                            monkeypatch)
   return events, run_files.snapshot(workdir)
 
@@ -89,7 +89,7 @@ def test_uninterrupted_runs_are_reproducible(single_reference, tmp_path):
   # The premise of every comparison below: two uninterrupted runs agree bit for bit.
   _, reference = single_reference
   workdir = str(tmp_path / 'run')
-  run_loop.train_and_evaluate(single_config(), workdir)
+  loop.train_and_evaluate(single_config(), workdir)
   assert run_files.snapshot(workdir) == reference
 
 
@@ -99,7 +99,7 @@ def test_single_run_killed_at_random_moments_resumes_exactly(single_reference, t
   events, reference = single_reference
   kills = random.Random(trial).sample(range(1, events + 1), 3)
   workdir = str(tmp_path / 'run')
-  _kill_and_rerun(lambda: run_loop.train_and_evaluate(single_config(), workdir), kills,
+  _kill_and_rerun(lambda: loop.train_and_evaluate(single_config(), workdir), kills,
                   monkeypatch)
   assert run_files.snapshot(workdir) == reference, kills
 
@@ -121,7 +121,7 @@ def test_every_event_of_a_single_run_is_survived(single_reference, tmp_path, mon
   events, reference = single_reference
   for n in range(1, events + 1):
     workdir = str(tmp_path / f'run_{n}')
-    _kill_and_rerun(lambda: run_loop.train_and_evaluate(single_config(), workdir), [n],
+    _kill_and_rerun(lambda: loop.train_and_evaluate(single_config(), workdir), [n],
                     monkeypatch)
     assert run_files.snapshot(workdir) == reference, n
     shutil.rmtree(workdir)
@@ -200,7 +200,7 @@ _DAMAGE = {'truncated data file': (_truncate, 'hash mismatch'),
 def _run_to(workdir, num_train_steps):
   config = single_config()
   config.num_train_steps = num_train_steps
-  return run_loop.train_and_evaluate(config, workdir)
+  return loop.train_and_evaluate(config, workdir)
 
 
 @pytest.mark.parametrize('kind', sorted(_DAMAGE))
@@ -216,7 +216,7 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(single_refer
   assert checkpoints.intact_steps() == [4]
   # Evaluation uses the newest intact step; training resumes from it and ends where an
   # uninterrupted 12-step run ends.
-  assert int(run_state.restore_run(workdir)[2].step) == 4
+  assert int(run_directory.restore_run(workdir)[2].step) == 4
   _run_to(workdir, 12)
   assert run_files.snapshot(workdir) == reference
 
@@ -250,7 +250,7 @@ def test_no_intact_checkpoint_is_a_one_line_error(tmp_path):
     _run_to(workdir, 12)
   assert str(error.value) == message
   with pytest.raises(UserInputError) as error:
-    run_state.restore_run(workdir)
+    run_directory.restore_run(workdir)
   assert str(error.value) == message
   assert read_metrics(workdir) == rows  # Nothing was trained on, or rewritten.
 
@@ -328,12 +328,12 @@ def test_a_truncated_config_is_a_one_line_error(tmp_path):
   with open(path, 'r+') as f:
     f.truncate(40)
   with pytest.raises(UserInputError, match=f'{path} \\(the run config\\) is damaged'):
-    run_state.restore_run(workdir)
+    run_directory.restore_run(workdir)
   with open(path, 'wb') as f:
     f.write(b'{"seed": \xff}')  # Bytes that are not UTF-8.
   with pytest.raises(UserInputError, match=f'{path} \\(the run config\\) is damaged: not UTF-8 '
                      'at byte 9'):
-    run_state.restore_run(workdir)
+    run_directory.restore_run(workdir)
 
 
 def test_distinct_betas_never_share_a_run_directory():

@@ -12,13 +12,13 @@ from scipy import stats
 from experiments.configs import sweep_test
 from experiments.configs import test as test_config
 from vae import data
-from vae import run_loop
-from vae import sweep
 from vae.data import dsprites
 from vae.data import dsprites_file
 from vae.data import renderer_agreement
 from vae.data import tfds_sources
 from vae.errors import UserInputError
+from vae.studies import sweep
+from vae.training import loop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VARIANTS = ('color_dsprites', 'noisy_dsprites', 'textured_dsprites')
@@ -347,7 +347,7 @@ def test_train_and_evaluate_on_color_dsprites(tmp_path):
   """Training, evaluation and the run's files work on an RGB variant unchanged."""
   config = test_config.get_config()
   config.dataset, config.num_train_steps = 'color_dsprites', 2
-  metrics = run_loop.train_and_evaluate(config, str(tmp_path / 'run'))
+  metrics = loop.train_and_evaluate(config, str(tmp_path / 'run'))
   assert (tmp_path / 'run').exists()
   assert np.isfinite(metrics['elbo'])
   # Bernoulli cross-entropy on [0, 1] targets, summed over 64 x 64 x 3 values: at most

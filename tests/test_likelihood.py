@@ -1,4 +1,4 @@
-"""Tests for vae.evaluation.likelihood (the IWAE bound) against independent references.
+"""Tests for vae.evaluation.marginal_likelihood (the IWAE bound) against independent references.
 
 The reference model is linear-Gaussian: p(z) = N(0, I_D), p(x|z) = N(Wz + b, σ²I), whose
 marginal log p(x) = log N(x; b, WWᵀ + σ²I) comes from scipy.stats.multivariate_normal and whose
@@ -19,7 +19,7 @@ import scipy.stats
 from vae import distributions
 from vae import models
 from vae.errors import UserInputError
-from vae.evaluation import likelihood
+from vae.evaluation import marginal_likelihood
 
 D, DATA_DIM = 2, 3
 WRONG_Q = (0.7, 2.5)  # q(z|x): the exact posterior's mean + 0.7, its variance × 2.5.
@@ -73,7 +73,7 @@ def _log_likelihood(packed, z):
 @functools.partial(jax.jit, static_argnums=(2, 3))
 def _vmapped(keys, packed, num_samples, chunk_size):
   """iwae_log_px for each of `keys`: [R, N]."""
-  bound = functools.partial(likelihood.iwae_log_px, encode=_encode, log_likelihood=_log_likelihood,
+  bound = functools.partial(marginal_likelihood.iwae_log_px, encode=_encode, log_likelihood=_log_likelihood,
                             x=packed, num_samples=num_samples, chunk_size=chunk_size)
   return jax.vmap(bound)(keys)
 
@@ -104,7 +104,7 @@ def test_exact_posterior_gives_exact_log_px_for_any_k_and_chunking():
 
 def test_matches_numpy_logmeanexp_on_the_same_noise():
   x, key, num_samples, chunk = X[:5], jax.random.key(2), 10, 3
-  got = likelihood.iwae_log_px(key, _encode, _log_likelihood, _packed(x, 0.5, 2.0), num_samples,
+  got = marginal_likelihood.iwae_log_px(key, _encode, _log_likelihood, _packed(x, 0.5, 2.0), num_samples,
                                chunk)  # Eager: the path without jit.
   # Reference: the documented noise layout (chunk c from fold_in(key, c), shape [B, chunk, D],
   # first K kept), then the weights by scipy.stats and a scipy logsumexp, in float64.
@@ -172,7 +172,7 @@ def _hand_loop(model, params, images, key, num_samples, chunk_size, batch_size):
   encode = lambda x: model.apply({'params': params}, x, method='encode')  # noqa: E731
   log_lik = lambda x, z: model.likelihood.log_prob(  # noqa: E731
       x, model.apply({'params': params}, z, method='decode'))
-  bound = jax.jit(functools.partial(likelihood.iwae_log_px, encode=encode,
+  bound = jax.jit(functools.partial(marginal_likelihood.iwae_log_px, encode=encode,
                                     log_likelihood=log_lik, num_samples=num_samples,
                                     chunk_size=chunk_size))
   values = []
@@ -190,7 +190,7 @@ def test_vae_log_px_equals_hand_loop():
   batch_size = 4
   model, params, images = _tiny_vae()
   key = jax.random.key(3)
-  got = likelihood.vae_log_px(model, params, images, key, 16, 5, batch_size)
+  got = marginal_likelihood.vae_log_px(model, params, images, key, 16, 5, batch_size)
   assert isinstance(got, float) and np.isfinite(got)
   expected = _hand_loop(model, params, images, key, 16, 5, batch_size)
   np.testing.assert_allclose(got, expected, rtol=1e-6)
@@ -198,7 +198,7 @@ def test_vae_log_px_equals_hand_loop():
 
 def test_vae_log_px_k16_is_above_k1():
   model, params, images = _tiny_vae()
-  run = lambda seed, k: likelihood.vae_log_px(  # noqa: E731
+  run = lambda seed, k: marginal_likelihood.vae_log_px(  # noqa: E731
       model, params, images, jax.random.key(seed), k, 5, 4)
   k1 = np.array([run(s, 1) for s in range(30)])
   k16 = np.array([run(100 + s, 16) for s in range(30)])
@@ -213,9 +213,9 @@ def test_vae_log_px_k16_is_above_k1():
 def test_nonpositive_num_samples_raises(bad):
   model, params, images = _tiny_vae()
   with pytest.raises(UserInputError, match='--config.num_importance_samples'):
-    likelihood.vae_log_px(model, params, images, jax.random.key(0), bad, 4, 10)
+    marginal_likelihood.vae_log_px(model, params, images, jax.random.key(0), bad, 4, 10)
   packed = _packed(X)
   with pytest.raises(UserInputError, match='--config.num_importance_samples'):
-    likelihood.iwae_log_px(jax.random.key(0), _encode, _log_likelihood, packed, bad, 4)
+    marginal_likelihood.iwae_log_px(jax.random.key(0), _encode, _log_likelihood, packed, bad, 4)
   with pytest.raises(UserInputError, match='--config.importance_chunk_size'):
-    likelihood.iwae_log_px(jax.random.key(0), _encode, _log_likelihood, packed, 4, bad)
+    marginal_likelihood.iwae_log_px(jax.random.key(0), _encode, _log_likelihood, packed, 4, bad)

@@ -2,9 +2,9 @@
 
 import pytest
 
-from vae import memory
-from vae import run_loop
 from vae.errors import UserInputError
+from vae.training import loop
+from vae.training import memory
 
 
 def test_available_memory_is_the_kernels_figure():
@@ -27,7 +27,7 @@ def test_what_does_not_fit_is_one_line_naming_the_settings(config, tmp_path, set
   config[setting] = value
   workdir = tmp_path / 'run'
   with pytest.raises(UserInputError) as error:
-    run_loop.train_and_evaluate(config, str(workdir))
+    loop.train_and_evaluate(config, str(workdir))
   message = str(error.value)
   assert message.startswith('training 1 model(s) needs ')
   assert 'GiB of memory and this cpu host has ' in message

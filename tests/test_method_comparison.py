@@ -6,8 +6,8 @@ import os
 import pytest
 
 from experiments.configs import methods_test
-from vae import method_comparison
 from vae.errors import UserInputError
+from vae.studies import method_comparison
 
 
 def _config():

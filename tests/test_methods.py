@@ -8,10 +8,10 @@ import pytest
 from experiments.configs import test as test_config
 from vae import models
 from vae import objectives
-from vae import run_loop
-from vae import run_state
-from vae import train
 from vae.data import dsprites
+from vae.training import loop
+from vae.training import run_directory
+from vae.training import train
 from tests import run_files
 
 METHODS = ('beta_tcvae', 'factor_vae', 'dip_vae_i', 'dip_vae_ii', 'annealed_vae')
@@ -78,12 +78,12 @@ def test_factor_vae_trains_its_discriminator_in_the_same_step():
     m if m == 'factor_vae' else pytest.param(m, marks=pytest.mark.slow) for m in METHODS])
 def test_every_method_trains_checkpoints_and_resumes_exactly(method, tmp_path, monkeypatch):
   straight = str(tmp_path / 'straight')
-  final = run_loop.train_and_evaluate(_config(method), straight)
+  final = loop.train_and_evaluate(_config(method), straight)
   for name in ('recon', 'kl', 'elbo', 'log_px', 'elbo_gap', *OWN_TERMS[method]):
     assert np.isfinite(final[name]), name
   # Killed in the second fused chunk (steps 2 to 4), after the step-2 checkpoint; then re-run.
   resumed = str(tmp_path / 'resumed')
-  chunks, run_steps = [], run_loop._run_steps
+  chunks, run_steps = [], loop._run_steps
 
   def killed_in_the_second_chunk(*args):
     chunks.append(1)
@@ -92,11 +92,11 @@ def test_every_method_trains_checkpoints_and_resumes_exactly(method, tmp_path, m
     return run_steps(*args)
 
   with monkeypatch.context() as patch:
-    patch.setattr(run_loop, '_run_steps', killed_in_the_second_chunk)
+    patch.setattr(loop, '_run_steps', killed_in_the_second_chunk)
     with pytest.raises(run_files.Killed):
-      run_loop.train_and_evaluate(_config(method), resumed)
-  assert run_loop.train_and_evaluate(_config(method), resumed) == final
+      loop.train_and_evaluate(_config(method), resumed)
+  assert loop.train_and_evaluate(_config(method), resumed) == final
   # Parameters (the critic's included), rows without timings, events, figures: the same bits.
   assert run_files.snapshot(resumed) == run_files.snapshot(straight)
-  state = run_state.restore_run(resumed)[2]
+  state = run_directory.restore_run(resumed)[2]
   assert int(state.step) == 4 and (state.critic is not None) == (method == 'factor_vae')

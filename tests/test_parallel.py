@@ -1,4 +1,4 @@
-"""Devices and hosts (vae/parallel.py), on simulated CPU devices in subprocesses.
+"""Devices and hosts (vae/training/parallel.py), on simulated CPU devices in subprocesses.
 
 Each multi-device run is a subprocess with `JAX_NUM_CPU_DEVICES` set, so this process keeps its
 one device. The reference is always the same run on one device. Sharded and unsharded programs
@@ -21,10 +21,10 @@ import pytest
 
 from tests import parallel_sweep
 from tests import run_files
-from vae import metric_writer
-from vae import parallel
 from vae import settings
 from vae.errors import UserInputError
+from vae.training import metric_writer
+from vae.training import parallel
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _RTOL, _ATOL = 1e-4, 1e-5

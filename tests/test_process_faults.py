@@ -14,8 +14,8 @@ import pytest
 
 from experiments.configs import test as test_config
 from tests import run_files
-from vae import run_loop
-from vae.metric_writer import read_metrics
+from vae.training import loop
+from vae.training.metric_writer import read_metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _STEPS = 60
@@ -44,7 +44,7 @@ def _run(*args):
 @pytest.fixture(scope='module')
 def reference(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp('reference'))
-  run_loop.train_and_evaluate(_config(), workdir)
+  loop.train_and_evaluate(_config(), workdir)
   return run_files.snapshot(workdir)
 
 
@@ -149,7 +149,7 @@ def _fill(directory, leave):
 def test_a_full_disk_loses_no_row_and_the_rerun_resumes_exactly(reference, tmp_path,
                                                                 small_disk, free_bytes):
   workdir = small_disk / 'run'
-  run_loop.train_and_evaluate(_config(16), str(tmp_path / 'short'))
+  loop.train_and_evaluate(_config(16), str(tmp_path / 'short'))
   shutil.copytree(tmp_path / 'short', workdir)
   os.remove(workdir / 'complete.json')  # Killed after its last checkpoint, before finishing...
   shutil.rmtree(workdir / 'checkpoints' / '16')  # ...and before that checkpoint landed.

@@ -1,6 +1,6 @@
 """The summary's aggregates against values worked out by hand."""
 
-from vae import report
+from vae.studies import report
 
 # Three seeds at β = 1 and two at β = 4, values chosen so every aggregate is easy to check.
 ROWS = [

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from vae import seed_statistics
+from vae.studies import seed_statistics
 
 
 def test_spread_is_numpys_linear_quartiles():

@@ -13,9 +13,9 @@ import pytest
 
 from experiments.configs import default
 from tests import test_sampled_scores_in_graph as in_graph
-from vae import run_loop
 from vae.evaluation import sampled_scores
 from vae.evaluation import suite
+from vae.training import loop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -39,7 +39,7 @@ def _evaluate(workdir, *flags):
 @pytest.mark.slow  # The exact DCI fits make it long; `.ci/run` runs it.
 def test_every_score_in_its_valid_range(config, tmp_path):
   workdir = str(tmp_path / 'run')
-  run_loop.train_and_evaluate(config, workdir)
+  loop.train_and_evaluate(config, workdir)
   result = _evaluate(workdir)
   assert result.returncode == 0, result.stderr
   with open(os.path.join(workdir, 'eval_disentanglement.json')) as f:
@@ -65,7 +65,7 @@ def test_chen_quantities_are_added_to_a_finished_run(config, tmp_path):
   config.model, config.hidden = 'mlp', 32  # The grid's encoder pass in seconds, not minutes.
   config.disentanglement.representations = 'mean'
   workdir = str(tmp_path / 'run')
-  run_loop.train_and_evaluate(config, workdir)
+  loop.train_and_evaluate(config, workdir)
   result = _evaluate(workdir, '--chen_mig', '--elbo_decomposition', '--aggregate_samples=64')
   assert result.returncode == 0, result.stderr
   with open(os.path.join(workdir, 'eval_disentanglement.json')) as f:

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from experiments.configs import sweep_test
-from vae import run_loop
-from vae import report
-from vae import run_state
 from vae import settings
-from vae import sweep
 from vae.errors import UserInputError
-from vae.metric_writer import read_metrics
+from vae.studies import report
+from vae.studies import sweep
+from vae.training import loop
+from vae.training import run_directory
+from vae.training.metric_writer import read_metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -44,7 +44,7 @@ def test_vmapped_models_equal_single_runs(finished_sweep, tmp_path):
     single = sweep_test.get_config()
     single.beta = beta
     single_dir = str(tmp_path / f'single_{beta:g}')
-    run_loop.train_and_evaluate(single, single_dir)
+    loop.train_and_evaluate(single, single_dir)
     vmapped = read_metrics(sweep.run_dir(workdir, 'beta_vae', beta, 0))
     alone = read_metrics(single_dir)
     assert [(r['step'], r['split']) for r in vmapped] == [(r['step'], r['split']) for r in alone]
@@ -131,7 +131,7 @@ def test_a_diverging_model_is_excluded_and_the_others_finish(tmp_path):
   finished = sweep.train_sweep(config, workdir)
   assert [m.strength for m in finished] == [1.0]
   failed = sweep.run_dir(workdir, 'beta_vae', float('inf'), 0)
-  with open(os.path.join(failed, run_state.FAILED_FILE)) as f:
+  with open(os.path.join(failed, run_directory.FAILED_FILE)) as f:
     assert 'non-finite loss inf before step' in f.read()
     f.seek(0)
     assert f.read().strip().endswith('--config.beta=inf multiplies a loss term; use a finite beta')
@@ -166,6 +166,6 @@ def test_a_finished_sweep_grows_by_a_strength_and_keeps_what_is_finished(finishe
   assert [r['beta'] for r in rows] == [1.0, 8.0, 16.0]
   for r in finished:  # Neither trained nor scored again.
     assert os.path.getmtime(os.path.join(r, 'eval_disentanglement.json')) == before[r]
-  saved = run_state.read_config(sweep.run_dir(grown, 'beta_vae', 16, 0))
+  saved = run_directory.read_config(sweep.run_dir(grown, 'beta_vae', 16, 0))
   assert saved.beta == 16.0
-  assert not set(run_state.SWEEP_SETTINGS) & set(saved)  # A model's config holds no sweep's.
+  assert not set(run_directory.SWEEP_SETTINGS) & set(saved)  # A model's config holds no sweep's.

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from benchmarks import conv_precision
-from vae import run_loop
 from vae import models
-from vae import train
 from vae.data import dsprites
 from vae.errors import UserInputError
-from vae.metric_writer import read_metrics
+from vae.training import loop
+from vae.training import train
+from vae.training.metric_writer import read_metrics
 
 
 def _state(config):
@@ -71,7 +71,7 @@ def test_evaluate_weights_chunks_by_size(config):
 
 def test_end_to_end_saves_and_resumes(config, tmp_path):
   workdir = str(tmp_path / 'run')
-  metrics = run_loop.train_and_evaluate(config, workdir)
+  metrics = loop.train_and_evaluate(config, workdir)
   assert np.isfinite(metrics['loss'])
   rows = read_metrics(workdir)
   assert [(r['step'], r['split']) for r in rows] == [
@@ -85,12 +85,12 @@ def test_end_to_end_saves_and_resumes(config, tmp_path):
   assert any(f.startswith('events.out.tfevents') for f in os.listdir(f'{workdir}/tensorboard'))
 
   # Re-running the finished run trains nothing and keeps the metrics as they were.
-  run_loop.train_and_evaluate(config, workdir)
+  loop.train_and_evaluate(config, workdir)
   assert read_metrics(workdir) == rows
 
   # A longer budget resumes from step 4, not from scratch.
   config.num_train_steps = 6
-  run_loop.train_and_evaluate(config, workdir)
+  loop.train_and_evaluate(config, workdir)
   steps = [(r['step'], r['split']) for r in read_metrics(workdir)]
   assert steps == [(2, 'train'), (2, 'eval'), (4, 'train'), (4, 'eval'), (6, 'train'), (6, 'eval')]
 
@@ -99,10 +99,10 @@ def test_resume_matches_an_uninterrupted_run(config, tmp_path):
   # Same keys per step (fold_in(train_key, step)): a run stopped at step 2 and resumed must end
   # where a run that never stopped ends.
   config.num_train_steps = 2
-  run_loop.train_and_evaluate(config, str(tmp_path / 'a'))
+  loop.train_and_evaluate(config, str(tmp_path / 'a'))
   config.num_train_steps = 4
-  resumed = run_loop.train_and_evaluate(config, str(tmp_path / 'a'))
-  straight = run_loop.train_and_evaluate(config, str(tmp_path / 'b'))
+  resumed = loop.train_and_evaluate(config, str(tmp_path / 'a'))
+  straight = loop.train_and_evaluate(config, str(tmp_path / 'b'))
   # Both run the same 2-step chunk programs on the same float32 bits (the checkpoint restores
   # them exactly): equal, not close. Wrong step keys after the resume move the loss by ~1e-5.
   assert resumed['loss'] == straight['loss']
@@ -110,11 +110,11 @@ def test_resume_matches_an_uninterrupted_run(config, tmp_path):
 
 def test_metrics_written_after_the_last_checkpoint_are_rewritten_on_resume(config, tmp_path):
   workdir = str(tmp_path / 'run')
-  run_loop.train_and_evaluate(config, workdir)
+  loop.train_and_evaluate(config, workdir)
   # Simulate a crash after step 4 was logged but before its checkpoint landed.
   import shutil
   shutil.rmtree(os.path.join(workdir, 'checkpoints', '4'))
-  run_loop.train_and_evaluate(config, workdir)
+  loop.train_and_evaluate(config, workdir)
   steps = [(r['step'], r['split']) for r in read_metrics(workdir)]
   assert steps == [(2, 'train'), (2, 'eval'), (4, 'train'), (4, 'eval')]
 
@@ -123,7 +123,7 @@ def test_non_finite_loss_raises_a_clear_error(config, tmp_path):
   config.learning_rate = 1e30
   config.num_train_steps = 6
   with pytest.raises(FloatingPointError, match='non-finite loss .* lower --config.learning_rate'):
-    run_loop.train_and_evaluate(config, str(tmp_path / 'run'))
+    loop.train_and_evaluate(config, str(tmp_path / 'run'))
 
 
 @pytest.mark.parametrize('setting,value,message', [
@@ -140,7 +140,7 @@ def test_bad_settings_write_nothing(config, tmp_path, setting, value, message):
   config[setting] = value
   workdir = tmp_path / 'run'
   with pytest.raises(UserInputError) as error:
-    run_loop.train_and_evaluate(config, str(workdir))
+    loop.train_and_evaluate(config, str(workdir))
   assert str(error.value).startswith(message)
   assert not workdir.exists()
 
@@ -149,20 +149,20 @@ def test_unwritable_workdir(config, tmp_path):
   blocker = tmp_path / 'file'
   blocker.write_text('')
   with pytest.raises(UserInputError, match=f'--workdir={blocker}/run cannot be written'):
-    run_loop.train_and_evaluate(config, str(blocker / 'run'))
+    loop.train_and_evaluate(config, str(blocker / 'run'))
 
 
 def test_checkpoint_of_another_shape(config, tmp_path):
   workdir = str(tmp_path / 'run')
-  run_loop.train_and_evaluate(config, workdir)
+  loop.train_and_evaluate(config, workdir)
   rows = read_metrics(workdir)
   config.latents = 5
   with pytest.raises(UserInputError, match=r'holds a finished model with other settings '
                      r'\(latents: 4 -> 5\); use a new --workdir'):
-    run_loop.train_and_evaluate(config, workdir)
+    loop.train_and_evaluate(config, workdir)
   config.num_train_steps = 6  # Not finished at this budget: the checkpoint itself is refused.
   with pytest.raises(UserInputError, match='checkpoint at step 4 .* another model shape'):
-    run_loop.train_and_evaluate(config, workdir)
+    loop.train_and_evaluate(config, workdir)
   assert read_metrics(workdir) == rows
 
 

@@ -15,13 +15,13 @@ from vae import layers
 from vae import likelihoods
 from vae import models
 from vae import objectives
-from vae import parallel
 from vae.errors import UserInputError
 from vae.evaluation import aggregate_posterior
 from vae.evaluation import mig
 from vae.evaluation import modularity
 from vae.evaluation import sampled_scores
 from vae.evaluation import unsupervised
+from vae.training import parallel
 
 # jax.random.key folds a seed onto 32 bits without jax_enable_x64: key(2**63 - 1) is
 # key(2**32 - 1), so two runs would silently share their keys.

@@ -75,7 +75,7 @@ def get_config():
   config.num_importance_samples = 64
   config.importance_chunk_size = 16  # × eval_batch_size latents decoded at once.
   config.disentanglement = disentanglement_config()
-  # Devices and hosts (vae/parallel.py). mesh_shape: 'auto', or 'M,D' with M × D = the device
+  # Devices and hosts (vae/training/parallel.py). mesh_shape: 'auto', or 'M,D' with M × D = the device
   # count: M devices each hold whole models (a sweep's), D split each model's batch.
   config.mesh_shape = 'auto'
   # Several hosts: jax.distributed. SLURM and TPU pods need nothing else; elsewhere set the

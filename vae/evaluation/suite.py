@@ -20,9 +20,7 @@ from vae import distributions
 from vae import files
 from vae import models
 from vae import plotting
-from vae import run_state
 from vae import settings
-from vae import train
 from vae.evaluation import active_units
 from vae.evaluation import aggregate_posterior
 from vae.evaluation import dci
@@ -32,6 +30,8 @@ from vae.evaluation import modularity
 from vae.evaluation import sampled_scores
 from vae.evaluation import sap
 from vae.evaluation import unsupervised
+from vae.training import run_directory
+from vae.training import train
 
 RESULT_FILE = 'eval_disentanglement.json'
 FACTOR_LATENT_FILE = 'factor_latent.md'
@@ -214,7 +214,7 @@ def write_scores(workdir, config, dataset, state, sizes=None):
                            sizes)
   results['step'] = int(state.step)
   # The final evaluation's log p(x) beside the scores, so this one file describes the model.
-  row = run_state.final_eval_row(workdir, results['step']) or {}
+  row = run_directory.final_eval_row(workdir, results['step']) or {}
   if 'log_px' in row:
     results['likelihood'] = {name: row[name] for name in ('elbo', 'log_px', 'elbo_gap')}
   plotting.save_factor_latent(os.path.join(workdir, 'figures', 'factor_latent.png'),
@@ -231,10 +231,10 @@ def evaluate_run(workdir, sizes=None, **overrides):
   `overrides` replace entries of the sample sizes (the run's own `config.disentanglement`
   unless `sizes` is given), e.g. `chen_mig=True` to add Chen et al.'s MIG to a finished run.
   """
-  run_state.read_config(workdir)  # A directory without a model is a one-line error, not a lock.
+  run_directory.read_config(workdir)  # A directory without a model is a one-line error, not a lock.
   lock = files.DirectoryLock(workdir)
   try:
-    config, dataset, state = run_state.restore_run(workdir)
+    config, dataset, state = run_directory.restore_run(workdir)
     sizes = (sizes or config.disentanglement).copy_and_resolve_references()
     with sizes.unlocked():
       sizes.update(overrides)

@@ -3,7 +3,7 @@
     config.json              the model's full config (its own β and seed), written first
     metrics.jsonl            train/eval rows; rows after the restored checkpoint are dropped
     tensorboard/             rebuilt from metrics.jsonl whenever the run is opened
-    checkpoints/<step>/      verified checkpoints (`vae.checkpoint`), the newest 2 intact kept
+    checkpoints/<step>/      verified checkpoints (`vae.training.checkpoint`), the newest 2 intact kept
     figures/*.png            from the final state
     eval_disentanglement.json  (sweeps) the scores of the final state
     complete.json            written last, atomically: the model is finished at its `step`
@@ -22,19 +22,19 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from vae import checkpoint
 from vae import data
 from vae import files
-from vae import metric_writer
 from vae import models
 from vae import objectives
-from vae import parallel
 from vae import plotting
 from vae import settings
-from vae import train
 from vae.errors import UserInputError
-from vae.evaluation import likelihood
-from vae.metric_writer import MetricWriter, read_metrics
+from vae.evaluation import marginal_likelihood
+from vae.training import checkpoint
+from vae.training import metric_writer
+from vae.training import parallel
+from vae.training import train
+from vae.training.metric_writer import MetricWriter, read_metrics
 
 CONFIG_FILE = 'config.json'
 COMPLETE_FILE = 'complete.json'
@@ -130,7 +130,7 @@ class RunDir:
   """A model's run directory opened for writing: locked, swept of temporaries, checkpoints read.
 
   Holds the model's keys, its fixed eval set and (once `start` ran) its metric writer. With
-  several processes (`vae.parallel`), only the one that `owned` it writes its files, and only
+  several processes (`vae.training.parallel`), only the one that `owned` it writes its files, and only
   process 0 its checkpoints; the others read the checkpoints to resume their part of the group.
   """
 
@@ -180,7 +180,7 @@ class RunDir:
                              self.config.eval_batch_size)
     if int(state.step) == self.config.num_train_steps and isinstance(state.model, models.VAE):
       config = self.config
-      log_px = likelihood.vae_log_px(state.model, state.params, self.eval_images,
+      log_px = marginal_likelihood.vae_log_px(state.model, state.params, self.eval_images,
                                      self.keys['log_px'], config.num_importance_samples,
                                      config.importance_chunk_size, config.eval_batch_size)
       # log p(x) − ELBO = KL(q(z|x) ‖ p(z|x)) on average: what the ELBO gives up (exercise 8).

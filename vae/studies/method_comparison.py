@@ -7,7 +7,7 @@ The comparison itself is rebuilt from the sweeps' saved files:
   methods.csv / methods.md      one row per model: method, strength, seed, recon, kl, elbo,
                                 log_px, the method's TC estimate and the headline scores;
                                 methods.md also compares the methods at each strength they
-                                share (`vae.seed_statistics`: best by median, beyond seed noise
+                                share (`vae.studies.seed_statistics`: best by median, beyond seed noise
                                 or not)
   figures/methods_tradeoff.png  each score against recon, a marker per method, a point per strength
 """
@@ -16,12 +16,12 @@ import os
 
 from vae import files
 from vae import objectives
-from vae import parallel
 from vae import plotting
-from vae import report
-from vae import seed_statistics
 from vae import settings
-from vae import sweep
+from vae.studies import report
+from vae.studies import seed_statistics
+from vae.studies import sweep
+from vae.training import parallel
 
 # The TC each method estimates (β-TCVAE's batch estimate, FactorVAE's discriminator's), as `tc`.
 _TC_OF = {'beta_tcvae': 'tc', 'factor_vae': 'tc_estimate'}
@@ -132,7 +132,7 @@ def write_comparison(workdir, methods):
 def run(config, workdir):
   """Sweeps every method (resuming), writes each sweep's report and the comparison.
 
-  With several processes (`vae.parallel`) each trains its part of every sweep, and process 0
+  With several processes (`vae.training.parallel`) each trains its part of every sweep, and process 0
   alone locks, reports and returns the table; the others return None.
   """
   methods = settings.parse_methods(config.methods, SWEPT_METHODS)

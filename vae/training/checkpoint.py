@@ -22,8 +22,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from vae import files
-from vae import memory
 from vae.errors import UserInputError
+from vae.training import memory
 
 DIRECTORY = 'checkpoints'
 MANIFEST = 'manifest.json'
@@ -76,7 +76,7 @@ def _saved(state):
 
 def _checkpointer():
   """Orbax for this process alone: with several processes, process 0 writes every checkpoint
-  (`vae.parallel`) and each process reads them, so none waits for the others."""
+  (`vae.training.parallel`) and each process reads them, so none waits for the others."""
   me = jax.process_index()
   options = ocp.options.MultiprocessingOptions(primary_host=me, active_processes={me})
   return ocp.Checkpointer(ocp.StandardCheckpointHandler(), multiprocessing_options=options)

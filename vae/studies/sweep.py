@@ -7,7 +7,7 @@ strength is β (β-VAE, β-TCVAE); else the reference study's values for the met
 `--config.<strength setting>=v --config.seed=config.seed+s`: same keys, same data stream, so a
 sweep row can be checked against a single run. Each model writes to
 `workdir/runs/<method>_<v>_seed_<s>/` what a single run writes to its workdir, plus its
-disentanglement scores, before its completion marker (`vae.run_state`).
+disentanglement scores, before its completion marker (`vae.training.run_directory`).
 """
 
 import os
@@ -16,12 +16,12 @@ from absl import logging
 import numpy as np
 
 from vae import files
-from vae import parallel
-from vae import report
-from vae import run_loop
-from vae import run_state
 from vae import settings
 from vae.evaluation import suite
+from vae.studies import report
+from vae.training import loop
+from vae.training import parallel
+from vae.training import run_directory
 
 
 def _value_name(value):
@@ -33,9 +33,9 @@ def run_dir(workdir, method, strength, seed_offset):
   return os.path.join(workdir, 'runs', f'{method}_{_value_name(strength)}_seed_{seed_offset}')
 
 
-def members(config, workdir) -> list[run_state.Member]:
+def members(config, workdir) -> list[run_directory.Member]:
   """One member per (strength, seed), strength-major."""
-  return [run_state.Member(v, config.seed + s, run_dir(workdir, config.method, v, s))
+  return [run_directory.Member(v, config.seed + s, run_dir(workdir, config.method, v, s))
           for v in settings.sweep_strengths(config) for s in range(config.num_seeds)]
 
 
@@ -45,7 +45,7 @@ def _score(sizes):
   return score
 
 
-def train_sweep(config, workdir) -> list[run_state.Member]:
+def train_sweep(config, workdir) -> list[run_directory.Member]:
   """Trains and scores every unfinished member, `models_per_step` at a time; returns the
   finished ones.
 
@@ -54,13 +54,13 @@ def train_sweep(config, workdir) -> list[run_state.Member]:
   """
   settings.check_config(config)  # Covers every member: its strength listed, its seed in range.
   sweep = members(config, workdir)
-  todo = [m for m in sweep if not run_state.is_complete(m.workdir, config.num_train_steps)]
+  todo = [m for m in sweep if not run_directory.is_complete(m.workdir, config.num_train_steps)]
   logging.info('sweep of %d models: %d to train or finish', len(sweep), len(todo))
-  results = run_loop.train_members(config, sweep, group_size=config.models_per_step,
+  results = loop.train_members(config, sweep, group_size=config.models_per_step,
                                    score=_score(config.disentanglement))
   for member, result in zip(sweep, results):
-    if result.failure and parallel.writes_checkpoints() and run_state.failure(member.workdir) is None:
-      run_state.record_failure(member.workdir, result.failure)
+    if result.failure and parallel.writes_checkpoints() and run_directory.failure(member.workdir) is None:
+      run_directory.record_failure(member.workdir, result.failure)
   return [m for m, r in zip(sweep, results) if not r.failure]
 
 
@@ -68,7 +68,7 @@ def run(config, workdir):
   """Trains and scores the sweep, writes the report; returns (rows, excluded).
 
   The sweep's directory is locked for the whole run: one sweep per workdir. With several
-  processes (`vae.parallel`) each trains its part, and process 0 alone locks, reports and
+  processes (`vae.training.parallel`) each trains its part, and process 0 alone locks, reports and
   returns the rows; the others return None.
   """
   settings.check_config(config)  # Before the directory is made.

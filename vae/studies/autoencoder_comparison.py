@@ -25,10 +25,10 @@ from vae import files
 from vae import models
 from vae import objectives
 from vae import plotting
-from vae import run_loop
-from vae import run_state
 from vae import settings
 from vae.errors import UserInputError
+from vae.training import loop
+from vae.training import run_directory
 
 COLUMNS = ('method', 'recon_clean', 'recon_corrupted', 'mean_abs_code', 'inactive_fraction',
            'jacobian_norm')
@@ -147,8 +147,8 @@ def compare_autoencoders(config, workdir):
       'clean', 'corrupted']
   for method_cfg in configs:
     run = os.path.join(workdir, 'runs', method_cfg.method)
-    run_loop.train_and_evaluate(method_cfg, run)
-    _, _, state = run_state.restore_run(run)
+    loop.train_and_evaluate(method_cfg, run)
+    _, _, state = run_directory.restore_run(run)
     rows.append({'method': method_cfg.method,
                  **measure(state, x, x_corrupted, config.eval_batch_size)})
     figure_rows = _figure_rows(state, x[:_FIGURE_COLUMNS], x_corrupted[:_FIGURE_COLUMNS],

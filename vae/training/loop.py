@@ -1,4 +1,4 @@
-"""The run loop: trains groups of models to the end, writing through `vae.run_state`.
+"""The run loop: trains groups of models to the end, writing through `vae.training.run_directory`.
 
 Members are cut into groups of `group_size` in their given order, and a group always trains
 with that many slots: a member already finished (or failed) still holds its slot, filled with a
@@ -10,7 +10,7 @@ boundaries, which depend only on the step, so a resumed run fuses exactly the st
 uninterrupted one fused. The train metrics accumulated since the last log row travel in the
 checkpoint, so the resumed row averages the same steps.
 
-A stop request (`vae.preemption`) is honoured after the current fused chunk: every trainee is
+A stop request (`vae.training.preemption`) is honoured after the current fused chunk: every trainee is
 checkpointed, and `errors.Interrupted` is raised.
 """
 
@@ -24,15 +24,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from vae import data
-from vae import memory
 from vae import models
 from vae import objectives
-from vae import parallel
-from vae import preemption
-from vae import run_state
 from vae import settings
-from vae import train
 from vae.errors import Interrupted
+from vae.training import memory
+from vae.training import parallel
+from vae.training import preemption
+from vae.training import run_directory
+from vae.training import train
 
 
 @dataclasses.dataclass
@@ -233,19 +233,19 @@ def _run_group(config, dataset, model, group, score):
   num_steps = config.num_train_steps
   results, todo = {}, []
   for member in group:
-    why = run_state.failure(member.workdir)
+    why = run_directory.failure(member.workdir)
     if why:
       results[member] = MemberResult(failure=why)
-    elif run_state.is_complete(member.workdir, num_steps):
-      run_state.check_finished_config(member, config)
+    elif run_directory.is_complete(member.workdir, num_steps):
+      run_directory.check_finished_config(member, config)
       logging.info('%s is complete at step %d: nothing to do', member.workdir, num_steps)
-      results[member] = MemberResult(run_state.final_eval_row(member.workdir, num_steps))
+      results[member] = MemberResult(run_directory.final_eval_row(member.workdir, num_steps))
     else:
       todo.append(member)
   layout, runs = parallel.layout(config, len(group)), []
   try:
     for member in todo:
-      runs.append(run_state.RunDir(member, config, dataset, model,
+      runs.append(run_directory.RunDir(member, config, dataset, model,
                                    owned=layout.owns(group.index(member))))
     trainees = [r for r in runs if num_steps not in r.checkpoints.intact_steps()]
     final = _train(config, dataset, trainees, layout) if trainees else {}
@@ -275,7 +275,7 @@ def train_members(config, members, group_size=None, score=None) -> list[MemberRe
   """Trains each member (strength, seed, workdir) of `config` to the end and finishes it.
 
   Members train `group_size` at a time (default: all at once). Finishing writes the figures,
-  calls `score(run, final_state)` (`run` a `run_state.RunDir`) when given, and marks the model complete. Re-running skips
+  calls `score(run, final_state)` (`run` a `run_directory.RunDir`) when given, and marks the model complete. Re-running skips
   complete members and resumes the rest exactly. Returns one MemberResult per member.
   """
   settings.check_config(config)
@@ -292,7 +292,7 @@ def train_members(config, members, group_size=None, score=None) -> list[MemberRe
 
 def train_and_evaluate(config, workdir):
   """Trains `config` in `workdir` (resuming from its checkpoints); returns the final eval row."""
-  member = run_state.Member(objectives.strength_of(config), config.seed, workdir)
+  member = run_directory.Member(objectives.strength_of(config), config.seed, workdir)
   result = train_members(config, [member])[0]
   if result.failure:
     raise FloatingPointError(result.failure)

@@ -4,7 +4,7 @@ Reads each finished run's `config.json` (method, strength, seed), its final eval
 `metrics.jsonl` and, where present, `eval_disentanglement.json` (a run counts once its
 `complete.json` exists); writes `summary.csv` (a row per model), `summary_by_strength.csv`
 (per strength, each score's median, quartiles and seed count), `summary.json` (both, and per
-score the variance share between strengths and the best-strength test of `vae.seed_statistics`),
+score the variance share between strengths and the best-strength test of `vae.studies.seed_statistics`),
 `summary.md` and `figures/` plots.
 A sweep holds one method; its rows are grouped by strength (β, γ, λ_od or C_max). Nothing is
 trained or recomputed, so the output is a pure function of the files.
@@ -20,13 +20,13 @@ import numpy as np
 from absl import logging
 
 from vae import files
-from vae import metric_writer
 from vae import objectives
 from vae import plotting
-from vae import run_state
-from vae import seed_statistics
 from vae.evaluation import suite
-from vae.run_state import CONFIG_FILE
+from vae.studies import seed_statistics
+from vae.training import metric_writer
+from vae.training import run_directory
+from vae.training.run_directory import CONFIG_FILE
 
 # Row fields used by plots and notes, not table columns.
 _INTERNAL = ('step', 'kl_per_dim', 'run_dir', 'note', 'factor_encoding')
@@ -56,8 +56,8 @@ def _run_row(run_dir):
   was damaged and `experiments.evaluate` fell back), the row takes that step's eval row and says so
   in its `note`.
   """
-  step = run_state.completed_step(run_dir)
-  final = None if step is None else run_state.final_eval_row(run_dir, step)
+  step = run_directory.completed_step(run_dir)
+  final = None if step is None else run_directory.final_eval_row(run_dir, step)
   if final is None:
     return None
   config = files.read_json(os.path.join(run_dir, CONFIG_FILE), 'the run config')
@@ -70,7 +70,7 @@ def _run_row(run_dir):
             f'final step {step}')
     logging.warning('%s: %s', run_dir, note)
     step = scores['step']
-    final = run_state.final_eval_row(run_dir, step) or {}
+    final = run_directory.final_eval_row(run_dir, step) or {}
   method = config.get('method', 'beta_vae')
   setting = objectives.STRENGTH_SETTINGS[method]
   row = {'method': method, 'strength': config[setting], 'seed': config['seed'], 'step': step,
@@ -92,7 +92,7 @@ def collect(workdir):
   """(rows sorted by method, strength, seed; {run_dir: why it was excluded})."""
   rows, excluded = [], {}
   for run_dir in run_dirs(workdir):
-    failure = run_state.failure(run_dir)
+    failure = run_directory.failure(run_dir)
     if failure:
       excluded[os.path.relpath(run_dir, workdir)] = failure
       continue

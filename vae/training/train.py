@@ -1,6 +1,6 @@
 """Training VAEs and autoencoders, the pure part: the state, the jitted step, fused steps, evaluation.
 
-Nothing here touches files; `vae.run_loop` drives these functions and `vae.run_state` owns what
+Nothing here touches files; `vae.training.loop` drives these functions and `vae.training.run_directory` owns what
 a run writes. A group of models that share a config but not β or seed (one model for a single
 run, many for a sweep) trains with one `vmap`-ed, `scan`-fused program (`group_train_steps`).
 
@@ -20,7 +20,7 @@ import optax
 
 from vae import models
 from vae import objectives
-from vae import parallel
+from vae.training import parallel
 
 
 @flax.struct.dataclass
@@ -158,7 +158,7 @@ def evaluate(state: TrainState, images, key, batch_size):
 def group_train_steps(states, train_keys, sample_batch, batch_size, num_steps):
   """Every model of a group (states stacked on a leading axis) through `num_steps` fused steps.
 
-  Pure; `run_loop` jits it with the group's shardings (`vae.parallel`), whose `models` axis is
+  Pure; `vae.training.loop` jits it with the group's shardings (`vae.training.parallel`), whose `models` axis is
   the vmapped one.
   """
   steps = functools.partial(train_steps, sample_batch=sample_batch, batch_size=batch_size,
