@@ -18,8 +18,7 @@ import numpy as np
 
 from experiments.configs import default as default_config
 from vae import distributions
-from vae import models
-from vae import objectives
+from vae import methods
 from vae.data import dsprites
 from vae.training import train
 
@@ -72,7 +71,7 @@ def _relative_errors(loss, grad, ref_loss, ref_grad):
 def _model_and_objective(impl):
   config = default_config.get_config()
   config.conv_impl = impl
-  return models.create_model(config, dsprites.IMAGE_SHAPE), objectives.from_config(config)
+  return train.create_model(config, dsprites.IMAGE_SHAPE), methods.from_config(config)
 
 
 def _in_float64(tree):

@@ -60,7 +60,6 @@ from experiments.configs import default as default_config
 from experiments.configs import mlp as mlp_config
 from vae import data
 from vae import layers
-from vae import models
 from vae.data import dsprites
 from vae.evaluation import sampled_scores
 from vae.evaluation import suite
@@ -188,7 +187,7 @@ def _named(name, impl, result):
 
 
 def _state(config, shape, seed=0):
-  model = models.create_model(config, shape)
+  model = train.create_model(config, shape)
   return train.create_train_state(jax.random.key(seed), config, model, shape)
 
 

@@ -15,6 +15,7 @@ import jax
 import numpy as np
 
 from experiments.configs import test as test_config
+from vae import settings
 from vae.studies import sweep
 from vae.training import loop
 from vae.training import parallel
@@ -36,7 +37,8 @@ def run(workdir, mesh_shape='auto', num_train_steps=4):
   """Trains the 8 members in one group; returns them."""
   sweep_config = config(mesh_shape, num_train_steps)
   members = sweep.members(sweep_config, workdir)
-  loop.train_members(sweep_config, members, group_size=len(members))
+  dataset = settings.check_config(sweep_config)
+  loop.train_members(sweep_config, dataset, members, group_size=len(members))
   return members
 
 

@@ -128,7 +128,7 @@ def test_conv_vae_loss_and_gradients_match_float64(form):
   two XLA programs round, which depends on the processor. The matmul form is checked without
   XLA:CPU's YNNPACK dots, which on an AVX-512-BF16 EPYC carry 1.6e-3 of relative error in this
   program (BUILD_NOTES.md, "Convolution paths and float32 rounding"); the training step's own
-  program, which uses them, is checked in tests/test_train.py.
+  program, which uses them, is checked in tests/training/test_train.py.
   """
   impl, options = conv_precision.FORMS[form]
   if options and jax.default_backend() != 'cpu':

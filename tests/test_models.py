@@ -12,7 +12,7 @@ SHAPE = (64, 64, 1)
 
 
 def _init(config, shape=SHAPE):
-  model = models.create_model(config, shape)
+  model = models.create_model(config, shape, variational=True)
   params = model.init(jax.random.key(0), jnp.zeros((1, *shape)), jax.random.key(1))['params']
   return model, {'params': params}
 
@@ -106,6 +106,6 @@ def test_sampling_is_keyed(config):
 def test_bad_model_settings(config, setting, value, shape, message):
   config[setting] = value
   with pytest.raises(UserInputError) as error:
-    models.create_model(config, shape)
+    models.create_model(config, shape, variational=True)
   assert str(error.value).startswith(message)
   assert '\n' not in str(error.value)

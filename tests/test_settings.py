@@ -19,9 +19,9 @@ from experiments.configs import sweep_beta
 from experiments.configs import sweep_full
 from experiments.configs import sweep_test
 from experiments.configs import test
-from vae import objectives
 from vae import settings
 from vae.errors import UserInputError
+from vae.methods import beta_tcvae
 
 _CONFIGS = (test, sweep_test, default, sweep_beta, sweep_full, autoencoders, mlp, methods,
             methods_full, methods_test, reproduce_chen2018, reproduce_chen2018_cpu,
@@ -194,10 +194,10 @@ def test_beta_tcvae_needs_the_dataset_size():
   with pytest.raises(UserInputError, match=r"^--config.method=beta_tcvae needs the number of "
                      r"training examples and --config.dataset=procedural_dsprites does not know "
                      r"it: set --config.dataset_size$"):
-    objectives.dataset_size(config, None)
-  assert objectives.dataset_size(config, 737_280) == 737_280
+    beta_tcvae.dataset_size(config, None)
+  assert beta_tcvae.dataset_size(config, 737_280) == 737_280
   config.dataset_size = 1000
-  assert objectives.dataset_size(config, None) == objectives.dataset_size(config, 5) == 1000
+  assert beta_tcvae.dataset_size(config, None) == beta_tcvae.dataset_size(config, 5) == 1000
 
 
 def test_whole_grid_quantities_need_a_grid_rendered_one_way():

@@ -25,9 +25,6 @@ from vae.errors import UserInputError
 from vae.likelihoods import Likelihood
 
 ARCHITECTURES = ('conv', 'mlp', 'chen_mlp')
-# --config.method values with a stochastic code (a VAE trained by one of these objectives).
-VARIATIONAL_METHODS = ('vae', 'beta_vae', 'beta_tcvae', 'factor_vae', 'dip_vae_i', 'dip_vae_ii',
-                       'annealed_vae')
 _CONV_CHANNELS = (32, 32, 64, 64)
 _CONV_HIDDEN = 256
 _CHEN_HIDDEN = 1200  # Chen et al. 2018, vae_quant.py's MLPEncoder / MLPDecoder widths.
@@ -155,7 +152,7 @@ class VAE(nn.Module):
 class Autoencoder(nn.Module):
   """A deterministic autoencoder: code z = f(x) (the encoder's mean head), p(x|z) by `decoder`.
 
-  Not generative (sheet exercise 2): it has no prior to sample, hence no `sample`/`traverse`.
+  Not generative: it has no prior to sample, hence no `sample`/`traverse`.
   """
 
   encoder: nn.Module
@@ -185,9 +182,10 @@ class Autoencoder(nn.Module):
     return self.likelihood.mean(self.decode(self.encode(x)))
 
 
-def create_model(config, observation_shape) -> VAE | Autoencoder:
-  """The model named by `config.model`, `config.latents`, `config.likelihood`, `config.method`;
-  a conv model's convolutions by `config.conv_impl` (both forms share one parameter tree)."""
+def create_model(config, observation_shape, variational) -> VAE | Autoencoder:
+  """The model named by `config.model`, `config.latents`, `config.likelihood`: a `VAE` when
+  `variational`, else an `Autoencoder`; a conv model's convolutions by `config.conv_impl` (both
+  forms share one parameter tree)."""
   likelihood = Likelihood(config.likelihood, config.get('fixed_logvar', 0.0))
   out_shape = (*observation_shape[:-1], observation_shape[-1] * likelihood.params_per_channel)
   if config.model == 'mlp':
@@ -208,5 +206,4 @@ def create_model(config, observation_shape) -> VAE | Autoencoder:
   else:
     raise UserInputError(
         f"unknown model '{config.model}' (--config.model); allowed: {', '.join(ARCHITECTURES)}")
-  variational = config.get('method', 'beta_vae') in VARIATIONAL_METHODS
   return (VAE if variational else Autoencoder)(encoder, decoder, likelihood, config.latents)

@@ -1,20 +1,22 @@
-"""Every setting of a run checked before anything is written: `check_config(config)`.
+"""The settings boundary: every setting of a run checked once, before anything is written.
 
-A bad setting is a one-line UserInputError naming it as it is typed on the command line:
-`--config.NAME=VALUE must be ...`. Settings a config does not have (a sweep's `num_seeds` in a
-single run's config, a setting added after a run was saved) are not checked.
+An entry point calls `check_config(config)`, which also opens the config's data source and returns
+it; the library below trusts the config and the source it is handed. A bad setting is a one-line
+UserInputError naming it as it is typed on the command line: `--config.NAME=VALUE must be ...`
+(the wording of each rule is in `vae.rules`; each method's settings and their rules are its own
+declaration, `vae.methods`). Settings a config does not have (a sweep's `num_seeds` in a single
+run's config, a setting added after a run was saved) are not checked.
 """
 
 import inspect
 import math
-import numbers
 
 from vae import data
-from vae import disentangling_losses
 from vae import layers
 from vae import likelihoods
+from vae import methods
 from vae import models
-from vae import objectives
+from vae import rules
 from vae.errors import UserInputError
 from vae.evaluation import aggregate_posterior
 from vae.evaluation import mig
@@ -34,29 +36,14 @@ MAX_LATENTS = 1024
 
 _POSITIVE_INT_SETTINGS = ('latents', 'batch_size', 'num_train_steps', 'log_every_steps',
                           'eval_every_steps', 'checkpoint_every_steps', 'num_eval_examples',
-                          'eval_batch_size', 'num_probes', 'num_importance_samples',
-                          'importance_chunk_size', 'annealed_steps', 'discriminator_hidden',
-                          'discriminator_layers',
+                          'eval_batch_size', 'num_importance_samples',
+                          'importance_chunk_size',
                           # Sweeps and the autoencoder comparison only.
                           'num_seeds', 'models_per_step', 'num_test_examples')
 
-# Real settings: (name, allowed, what the message says is allowed).
-_REAL_SETTINGS = (
-    ('fixed_logvar', math.isfinite, 'a finite number'),
-    # +inf is allowed: a deliberately diverging sweep member (its failure is recorded, not fatal).
-    ('beta', lambda v: v >= 0, '>= 0'),
-    ('gamma', lambda v: v >= 0, '>= 0'),
-    ('lambda_od', lambda v: v >= 0, '>= 0'),
-    ('capacity_max', lambda v: v >= 0, '>= 0'),
-    ('annealed_gamma', lambda v: 0 <= v < math.inf, 'a finite number >= 0'),
-    ('discriminator_learning_rate', lambda v: 0 < v < math.inf, 'a finite number > 0'),
-    ('learning_rate', lambda v: 0 < v < math.inf, 'a finite number > 0'),
-    ('sparsity_weight', lambda v: 0 <= v < math.inf, 'a finite number >= 0'),
-    ('sparsity_target', lambda v: 0 < v < 1, 'in (0, 1)'),
-    ('noise_std', lambda v: 0 <= v < math.inf, 'a finite number >= 0'),
-    ('drop_probability', lambda v: 0 <= v < 1, 'in [0, 1)'),
-    ('contractive_weight', lambda v: 0 <= v < math.inf, 'a finite number >= 0'),
-)
+# The settings of the model and its training that are real numbers (each method's are its own).
+_REAL_SETTINGS = {'fixed_logvar': rules.real(math.isfinite, 'a finite number'),
+                  'learning_rate': rules.FINITE_POSITIVE}
 
 # The suite calls these with their default histogram size: fewer points than bins raises.
 _HISTOGRAM_BINS = max(inspect.signature(f).parameters['num_bins'].default
@@ -77,37 +64,13 @@ _DISENTANGLEMENT_SIZES = {
 }
 
 
-def _is_int(value) -> bool:
-  return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value) -> bool:
-  return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _shown(value):
-  """`value` as the message shows it: a string quoted, so that '4' is not taken for 4."""
-  return repr(value) if isinstance(value, str) else value
-
-
-def _check_positive_int(flag, value):
-  if not (_is_int(value) and value > 0):
-    raise UserInputError(f'{flag}={_shown(value)} must be a positive integer')
-
-
-def _check_one_of(name, value, allowed):
-  if value not in allowed:
-    raise UserInputError(
-        f"unknown {name} '{value}' (--config.{name}); allowed: {', '.join(allowed)}")
-
-
 def _check_seeds(config):
   """`seed` (and a sweep's last seed, seed + num_seeds - 1) in [0, MAX_SEED]."""
   for name in ('seed', 'test_seed'):
     value = config.get(name, 0)
-    if not (_is_int(value) and 0 <= value <= MAX_SEED):
+    if not (rules.is_int(value) and 0 <= value <= MAX_SEED):
       raise UserInputError(
-          f'--config.{name}={_shown(value)} must be an integer in [0, {MAX_SEED}]')
+          f'--config.{name}={rules.shown(value)} must be an integer in [0, {MAX_SEED}]')
   if 'num_seeds' in config and config.seed + config.num_seeds - 1 > MAX_SEED:
     raise UserInputError(
         f'--config.seed={config.seed} with --config.num_seeds={config.num_seeds} must keep the '
@@ -146,16 +109,16 @@ def parse_betas(betas) -> tuple[float, ...]:
 def sweep_strengths(config) -> tuple[float, ...]:
   """The strengths a sweep of `config.method` trains: `strengths`, else `betas` for a method
   whose strength is β, else the reference study's values (Locatello et al. 2019)."""
-  setting = objectives.STRENGTH_SETTINGS.get(config.method)
-  if setting is None:
+  strength = methods.get(config.method).strength
+  if strength is None:
+    swept = (name for name in methods.NAMES if methods.get(name).strength)
     raise UserInputError(f"--config.method={config.method} has no strength to sweep; allowed: "
-                         f"{', '.join(objectives.STRENGTH_SETTINGS)}")
+                         f"{', '.join(swept)}")
   if config.get('strengths'):
-    return parse_values('strengths', config.strengths, setting)
-  if setting == 'beta' and config.get('betas'):
+    return parse_values('strengths', config.strengths, strength.setting)
+  if strength.setting == 'beta' and config.get('betas'):
     return parse_betas(config.betas)
-  method = 'beta_vae' if config.method == 'vae' else config.method
-  return disentangling_losses.DEFAULT_STRENGTHS[method]
+  return strength.defaults
 
 
 def check_disentanglement(sizes, dataset=None, dataset_name=''):
@@ -171,13 +134,13 @@ def check_disentanglement(sizes, dataset=None, dataset_name=''):
       continue
     value, flag = sizes[name], f'--config.disentanglement.{name}'
     if least == 1:
-      _check_positive_int(flag, value)
-    elif not (_is_int(value) and value >= least):
-      raise UserInputError(f'{flag}={_shown(value)} must be an integer >= {least} ({why})')
+      rules.POSITIVE_INT.check(flag, value)
+    elif not (rules.is_int(value) and value >= least):
+      raise UserInputError(f'{flag}={rules.shown(value)} must be an integer >= {least} ({why})')
   for name in aggregate_posterior.WHOLE_GRID_SCORES:
     value = sizes.get(name, False)
     if not isinstance(value, bool):
-      raise UserInputError(f'--config.disentanglement.{name}={_shown(value)}: expected true or '
+      raise UserInputError(f'--config.disentanglement.{name}={rules.shown(value)}: expected true or '
                            'false')
     if value and dataset is not None and not sampled_scores.can_tabulate(dataset):
       raise UserInputError(
@@ -186,47 +149,46 @@ def check_disentanglement(sizes, dataset=None, dataset_name=''):
           f'{dataset_name} does not')
 
 
-def check_config(config):
-  """Raises a one-line UserInputError for a setting outside its allowed range."""
+def check_config(config, dataset=None):
+  """Checks every setting of `config`, a one-line UserInputError for the first that is wrong;
+  returns its data source (`dataset` when the caller opened it already, else opened here)."""
   for name in _POSITIVE_INT_SETTINGS:
     if name in config:
-      _check_positive_int(f'--config.{name}', config[name])
+      rules.POSITIVE_INT.check(f'--config.{name}', config[name])
   if config.model == 'mlp':
-    _check_positive_int('--config.hidden', config.hidden)
+    rules.POSITIVE_INT.check('--config.hidden', config.hidden)
   if config.get('latents', 1) > MAX_LATENTS:
     raise UserInputError(f'--config.latents={config.latents} must be at most {MAX_LATENTS} '
                          '(one logged kl_per_dim/i and one traversal row per latent)')
   _check_seeds(config)
-  for name, allowed, description in _REAL_SETTINGS:
+  setting_rules = {**_REAL_SETTINGS, **methods.setting_rules()}
+  for name, rule in setting_rules.items():
     if name in config:
-      value = config[name]
-      if not (_is_real(value) and allowed(value)):
-        raise UserInputError(f'--config.{name}={_shown(value)} must be {description}')
-  _check_one_of('model', config.model, models.ARCHITECTURES)
-  _check_one_of('likelihood', config.likelihood, likelihoods.NAMES)
+      rule.check(f'--config.{name}', config[name])
+  rules.OneOf(models.ARCHITECTURES).check('--config.model', config.model)
+  rules.OneOf(likelihoods.NAMES).check('--config.likelihood', config.likelihood)
   if 'conv_impl' in config:
-    _check_one_of('conv_impl', config.conv_impl, layers.CONV_IMPLS)
-  dataset = None
-  if 'dataset' in config:
+    rules.OneOf(layers.CONV_IMPLS).check('--config.conv_impl', config.conv_impl)
+  if dataset is None and 'dataset' in config:
     dataset = data.from_config(config)  # An unknown name, a missing or unreadable input: one line.
-  objectives.from_config(config)  # Raises for an unknown method or a setting out of range.
+  method = methods.get(config.method)
   if 'betas' in config or 'strengths' in config:
     sweep_strengths(config)
-  if not (_is_int(config.get('dataset_size', 0)) and config.get('dataset_size', 0) >= 0):
-    raise UserInputError(f"--config.dataset_size={_shown(config.dataset_size)} must be an "
-                         'integer >= 0 (0: the data source\'s own size)')
+  if dataset is not None:  # What the method needs of the source (β-TCVAE: its size).
+    method.from_config(config, dataset.num_examples)
   if 'disentanglement' in config:
     check_disentanglement(config.disentanglement, dataset, config.get('dataset', ''))
   _check_devices(config)
+  return dataset
 
 
 def _check_devices(config):
   """The mesh against this run's devices, and the cluster settings' types."""
   setting = config.get('mesh_shape', 'auto')
   if not isinstance(setting, str):
-    raise UserInputError(f'--config.mesh_shape={_shown(setting)}: expected auto or M,D')
+    raise UserInputError(f'--config.mesh_shape={rules.shown(setting)}: expected auto or M,D')
   if setting != 'auto':  # An `auto` mesh depends on the group, and always fits the devices.
     parallel.layout(config, 1)  # Raises for a mesh or a batch that does not fit the devices.
   if not isinstance(config.get('distributed', False), bool):
-    raise UserInputError(f'--config.distributed={_shown(config.distributed)}: expected true '
+    raise UserInputError(f'--config.distributed={rules.shown(config.distributed)}: expected true '
                          'or false')

@@ -39,7 +39,7 @@ What remains are ties: two features that cut a node into the same samples
 have the same gain up to float rounding, which decides them in sklearn and
 here alike, but not the same way. A different choice makes later trees drift;
 on 1,000 points it moves D or C by up to about 0.003, with no sign preferred
-(``tests/test_dci_agreement.py``).
+(``tests/evaluation/test_dci_agreement.py``).
 """
 
 import numba

@@ -6,7 +6,7 @@ same corruption of them (the denoising autoencoder's training corruption):
   recon_clean        −log p(x | decode(code(x))), nats per example
   recon_corrupted    −log p(x | decode(code(x̃))): the clean x scored from a corrupted x̃
   mean_abs_code      mean |z| over test inputs and code units
-  inactive_fraction  fraction of code entries with |z| < objectives.INACTIVE_THRESHOLD
+  inactive_fraction  fraction of code entries with |z| < autoencoders.INACTIVE_THRESHOLD
   jacobian_norm      ‖J_code(x)‖²_F, exact, mean over test inputs
 The VAE's code is its posterior mean. Test inputs are fresh draws from a key no training run uses.
 """
@@ -20,13 +20,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vae import data
 from vae import files
+from vae import methods
 from vae import models
-from vae import objectives
 from vae import plotting
 from vae import settings
 from vae.errors import UserInputError
+from vae.methods import autoencoders
 from vae.training import loop
 from vae.training import run_directory
 
@@ -49,10 +49,10 @@ def _measure_chunk(model, params, x, x_corrupted):
   code_of = functools.partial(model.apply, variables, method='code')
   decode = functools.partial(model.apply, variables, method='decode')
   code = code_of(x)
-  return {'recon_clean': objectives.reconstruction(x, decode(code), model.likelihood),
-          'recon_corrupted': objectives.reconstruction(
+  return {'recon_clean': autoencoders.reconstruction(x, decode(code), model.likelihood),
+          'recon_corrupted': autoencoders.reconstruction(
               x, decode(code_of(x_corrupted)), model.likelihood),
-          'code': code, 'jacobian_norm': objectives.jacobian_sq_norm(code_of, x)}
+          'code': code, 'jacobian_norm': autoencoders.jacobian_sq_norm(code_of, x)}
 
 
 def measure(state, x, x_corrupted, batch_size):
@@ -62,7 +62,7 @@ def measure(state, x, x_corrupted, batch_size):
   values = {name: np.concatenate([np.asarray(c[name]) for c in chunks]) for name in chunks[0]}
   code = values.pop('code')
   row = {name: float(v.mean()) for name, v in values.items()}
-  row.update({name: float(v) for name, v in objectives.code_statistics(jnp.asarray(code)).items()})
+  row.update({name: float(v) for name, v in autoencoders.code_statistics(jnp.asarray(code)).items()})
   # Both penalties shrink if the code is merely rescaled (the decoder can undo it): the code's
   # spread over inputs tells a smaller scale from a sparser or flatter code.
   row['code_std'] = float(code.std(axis=0).mean())
@@ -72,7 +72,7 @@ def measure(state, x, x_corrupted, batch_size):
 def identity_baseline(likelihood, x, x_corrupted):
   """recon_corrupted of a model that returns its corrupted input (see Likelihood.params_for_mean)."""
   params = likelihood.params_for_mean(x_corrupted)
-  return float(objectives.reconstruction(x, params, likelihood).mean())
+  return float(autoencoders.reconstruction(x, params, likelihood).mean())
 
 
 def effects(rows):
@@ -133,22 +133,23 @@ def compare_autoencoders(config, workdir):
 
   Returns the rows (one dict per method, COLUMNS plus `code_std`).
   """
-  configs = [method_config(config, m) for m in settings.parse_methods(config.methods, objectives.METHODS)]
-  for method_cfg in configs:  # Every setting is checked before anything is written.
-    settings.check_config(method_cfg)
+  configs = [method_config(config, m)
+             for m in settings.parse_methods(config.methods, methods.NAMES)]
+  dataset = None  # Every setting checked before anything is written; the source opened once.
+  for method_cfg in configs:
+    dataset = settings.check_config(method_cfg, dataset)
   if config.num_test_examples < _FIGURE_COLUMNS:
     raise UserInputError(f'--config.num_test_examples={config.num_test_examples} must be >= '
                          f'{_FIGURE_COLUMNS}')
-  dataset = data.from_config(config)
   test_key, corruption_key, sample_key = jax.random.split(jax.random.key(config.test_seed), 3)
   x = jnp.asarray(dataset.sample(test_key, config.num_test_examples))
-  x_corrupted = objectives.from_config(config).corruption(corruption_key, x)
+  x_corrupted = autoencoders.DenoisingAE.from_config(config).corrupt(corruption_key, x)
   rows, images, labels = [], [x[:_FIGURE_COLUMNS], x_corrupted[:_FIGURE_COLUMNS]], [
       'clean', 'corrupted']
   for method_cfg in configs:
     run = os.path.join(workdir, 'runs', method_cfg.method)
-    loop.train_and_evaluate(method_cfg, run)
-    _, _, state = run_directory.restore_run(run)
+    loop.train_and_evaluate(method_cfg, run, dataset)
+    _, _, state = run_directory.restore_run(run, dataset)
     rows.append({'method': method_cfg.method,
                  **measure(state, x, x_corrupted, config.eval_batch_size)})
     figure_rows = _figure_rows(state, x[:_FIGURE_COLUMNS], x_corrupted[:_FIGURE_COLUMNS],

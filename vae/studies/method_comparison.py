@@ -15,7 +15,7 @@ The comparison itself is rebuilt from the sweeps' saved files:
 import os
 
 from vae import files
-from vae import objectives
+from vae import methods as method_registry
 from vae import plotting
 from vae import settings
 from vae.studies import report
@@ -28,22 +28,20 @@ _TC_OF = {'beta_tcvae': 'tc', 'factor_vae': 'tc_estimate'}
 SCORES = (('discrete_mig', 'MIG'), ('chen_mig', 'MIG (Chen et al.)'),
           ('factor_vae_eval_accuracy', 'FactorVAE score'),
           ('disentanglement', 'DCI disentanglement'), ('sap_score', 'SAP'))
-SWEPT_METHODS = tuple(m for m in objectives.STRENGTH_SETTINGS if m != 'vae')  # vae = beta_vae.
 COLUMNS = ('method', 'strength', 'seed', 'recon', 'kl', 'elbo', 'log_px', 'tc',
            *(name for name, _ in SCORES))
 
 
 def method_config(config, method):
-  """`config` as the sweep of `method` over its `method_strengths` (checked, one-line errors)."""
+  """`config` as the sweep of `method` over its `method_strengths` (unchecked)."""
   config = config.copy_and_resolve_references()
   config.method = method
   values = config.method_strengths.get(method, '')
-  setting = objectives.STRENGTH_SETTINGS[method]
+  setting = method_registry.strength_setting(method)
   with config.unlocked():
     config.strengths = ','.join(map(repr, settings.parse_values(
         f'method_strengths.{method}', values, setting))) if values else ''
     del config['method_strengths'], config['methods']
-  settings.check_config(config)
   return config
 
 
@@ -111,7 +109,7 @@ def markdown(table, excluded):
 
 def compared_methods(workdir):
   """The methods whose sweeps `workdir` holds (`workdir/<method>/runs/`), in registry order."""
-  return [m for m in SWEPT_METHODS if os.path.isdir(os.path.join(workdir, m, 'runs'))]
+  return [m for m in method_registry.SWEPT if os.path.isdir(os.path.join(workdir, m, 'runs'))]
 
 
 def write_comparison(workdir, methods):
@@ -135,18 +133,21 @@ def run(config, workdir):
   With several processes (`vae.training.parallel`) each trains its part of every sweep, and process 0
   alone locks, reports and returns the table; the others return None.
   """
-  methods = settings.parse_methods(config.methods, SWEPT_METHODS)
-  configs = {m: method_config(config, m) for m in methods}  # Every error before any file.
+  methods = settings.parse_methods(config.methods, method_registry.SWEPT)
+  configs = {m: method_config(config, m) for m in methods}
+  dataset = None  # Every setting checked before any file; the source opened once.
+  for method_cfg in configs.values():
+    dataset = settings.check_config(method_cfg, dataset)
   if not parallel.writes_checkpoints():
     for method in methods:
-      sweep.run(configs[method], os.path.join(workdir, method))
+      sweep.run(configs[method], os.path.join(workdir, method), dataset)
     return None
   files.prepare_directory(workdir)
   lock = files.DirectoryLock(workdir)
   try:
     files.remove_temporaries(workdir, os.path.join(workdir, 'figures'))
     for method in methods:
-      sweep.run(configs[method], os.path.join(workdir, method))
+      sweep.run(configs[method], os.path.join(workdir, method), dataset)
     return write_comparison(workdir, methods)
   finally:
     lock.release()

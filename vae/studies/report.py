@@ -20,7 +20,7 @@ import numpy as np
 from absl import logging
 
 from vae import files
-from vae import objectives
+from vae import methods
 from vae import plotting
 from vae.evaluation import suite
 from vae.studies import seed_statistics
@@ -34,9 +34,9 @@ _INTERNAL = ('step', 'kl_per_dim', 'run_dir', 'note', 'factor_encoding')
 LEADING_COLUMNS = ('method', 'strength', 'beta', 'seed', 'recon', 'kl', 'elbo', 'log_px',
                    'elbo_gap', 'active_latents')
 # The final eval row's columns a summary shows: the ELBO's terms, log p(x), each method's own.
-EVAL_COLUMNS = ('recon', 'kl', 'elbo', 'log_px', 'elbo_gap', 'mi', 'tc', 'dim_kl', 'tc_estimate',
-                'discriminator_accuracy', 'dip_off_diagonal', 'dip_diagonal', 'capacity')
-SYMBOLS = {'beta': 'β', 'gamma': 'γ', 'lambda_od': 'λ_od', 'capacity_max': 'C_max'}
+EVAL_COLUMNS = ('recon', 'kl', 'elbo', 'log_px', 'elbo_gap',
+                *dict.fromkeys(term for method in methods.REGISTRY.values()
+                               for term in method.summary_terms))
 # The scores the β question is answered with, when the evaluation wrote them.
 HEADLINE_SCORES = ('discrete_mig', 'chen_mig', 'factor_vae_eval_accuracy',
                    'beta_vae_eval_accuracy', 'disentanglement', 'sap_score')
@@ -72,7 +72,7 @@ def _run_row(run_dir):
     step = scores['step']
     final = run_directory.final_eval_row(run_dir, step) or {}
   method = config.get('method', 'beta_vae')
-  setting = objectives.STRENGTH_SETTINGS[method]
+  setting = methods.strength_setting(method)
   row = {'method': method, 'strength': config[setting], 'seed': config['seed'], 'step': step,
          'run_dir': run_dir, 'note': note}
   if setting == 'beta':
@@ -132,7 +132,7 @@ def per_strength(rows, name):
 
 def symbol(rows):
   """How the sweep's strength is written (β, γ, λ_od, C_max)."""
-  return SYMBOLS[objectives.STRENGTH_SETTINGS[rows[0]['method']]]
+  return methods.get(rows[0]['method']).strength.symbol
 
 
 def spread_cell(values, digits=4):

@@ -45,18 +45,17 @@ def _score(sizes):
   return score
 
 
-def train_sweep(config, workdir) -> list[run_directory.Member]:
+def train_sweep(config, dataset, workdir) -> list[run_directory.Member]:
   """Trains and scores every unfinished member, `models_per_step` at a time; returns the
   finished ones.
 
   A member whose loss goes non-finite is recorded in its `failed.txt` and left out; the others
   finish. Re-running skips finished and failed members and resumes the rest exactly.
   """
-  settings.check_config(config)  # Covers every member: its strength listed, its seed in range.
   sweep = members(config, workdir)
   todo = [m for m in sweep if not run_directory.is_complete(m.workdir, config.num_train_steps)]
   logging.info('sweep of %d models: %d to train or finish', len(sweep), len(todo))
-  results = loop.train_members(config, sweep, group_size=config.models_per_step,
+  results = loop.train_members(config, dataset, sweep, group_size=config.models_per_step,
                                    score=_score(config.disentanglement))
   for member, result in zip(sweep, results):
     if result.failure and parallel.writes_checkpoints() and run_directory.failure(member.workdir) is None:
@@ -64,22 +63,26 @@ def train_sweep(config, workdir) -> list[run_directory.Member]:
   return [m for m, r in zip(sweep, results) if not r.failure]
 
 
-def run(config, workdir):
+def run(config, workdir, dataset=None):
   """Trains and scores the sweep, writes the report; returns (rows, excluded).
+
+  `config` is checked (every member: its strength listed, its seed in range) and its source
+  opened here, before the directory is made, unless the caller did and hands `dataset` over.
 
   The sweep's directory is locked for the whole run: one sweep per workdir. With several
   processes (`vae.training.parallel`) each trains its part, and process 0 alone locks, reports and
   returns the rows; the others return None.
   """
-  settings.check_config(config)  # Before the directory is made.
+  if dataset is None:
+    dataset = settings.check_config(config)
   if not parallel.writes_checkpoints():
-    train_sweep(config, workdir)
+    train_sweep(config, dataset, workdir)
     return None
   files.prepare_directory(workdir)
   lock = files.DirectoryLock(workdir)
   try:
     files.remove_temporaries(workdir, os.path.join(workdir, 'figures'))
-    train_sweep(config, workdir)
+    train_sweep(config, dataset, workdir)
     return report.write_report(workdir)
   finally:
     lock.release()

@@ -23,9 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vae import data
-from vae import models
-from vae import objectives
+from vae import methods
 from vae import settings
 from vae.errors import Interrupted
 from vae.training import memory
@@ -121,8 +119,8 @@ def check_memory(config, dataset, model, layout):
 
 def _divergence(config, loss, step):
   """Why a model's loss became `loss` (not finite) before `step`, naming the setting to change."""
-  setting = objectives.STRENGTH_SETTINGS.get(config.method)
-  if setting and not np.isfinite(objectives.strength_of(config)):
+  setting = methods.strength_setting(config.method)
+  if setting and not np.isfinite(methods.strength_of(config)):
     strength = config[setting]
     return (f'non-finite loss {loss} before step {step}: --config.{setting}={strength} multiplies '
             f'a loss term; use a finite {setting}')
@@ -271,16 +269,15 @@ def _run_group(config, dataset, model, group, score):
   return results
 
 
-def train_members(config, members, group_size=None, score=None) -> list[MemberResult]:
-  """Trains each member (strength, seed, workdir) of `config` to the end and finishes it.
+def train_members(config, dataset, members, group_size=None, score=None) -> list[MemberResult]:
+  """Trains each member (strength, seed, workdir) of `config` on `dataset` to the end and
+  finishes it; `config` is checked (`vae.settings.check_config`) and `dataset` is its source.
 
   Members train `group_size` at a time (default: all at once). Finishing writes the figures,
   calls `score(run, final_state)` (`run` a `run_directory.RunDir`) when given, and marks the model complete. Re-running skips
   complete members and resumes the rest exactly. Returns one MemberResult per member.
   """
-  settings.check_config(config)
-  dataset = data.from_config(config)
-  model = models.create_model(config, dataset.observation_shape)
+  model = train.create_model(config, dataset.observation_shape)
   group_size = group_size or len(members)
   check_memory(config, dataset, model, parallel.layout(config, min(group_size, len(members))))
   results = {}
@@ -290,10 +287,15 @@ def train_members(config, members, group_size=None, score=None) -> list[MemberRe
   return [results[m] for m in members]
 
 
-def train_and_evaluate(config, workdir):
-  """Trains `config` in `workdir` (resuming from its checkpoints); returns the final eval row."""
-  member = run_directory.Member(objectives.strength_of(config), config.seed, workdir)
-  result = train_members(config, [member])[0]
+def train_and_evaluate(config, workdir, dataset=None):
+  """Trains `config` in `workdir` (resuming from its checkpoints); returns the final eval row.
+
+  `config` is checked and its source opened here, unless the caller did and hands `dataset` over.
+  """
+  if dataset is None:
+    dataset = settings.check_config(config)
+  member = run_directory.Member(methods.strength_of(config), config.seed, workdir)
+  result = train_members(config, dataset, [member])[0]
   if result.failure:
     raise FloatingPointError(result.failure)
   return result.eval_metrics

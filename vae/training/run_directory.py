@@ -1,6 +1,6 @@
 """What one model's run directory holds, in what order it is written, what marks it finished.
 
-    config.json              the model's full config (its own β and seed), written first
+    config.json              what defines the model (`member_config`), written first
     metrics.jsonl            train/eval rows; rows after the restored checkpoint are dropped
     tensorboard/             rebuilt from metrics.jsonl whenever the run is opened
     checkpoints/<step>/      verified checkpoints (`vae.training.checkpoint`), the newest 2 intact kept
@@ -22,10 +22,9 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from vae import data
 from vae import files
+from vae import methods
 from vae import models
-from vae import objectives
 from vae import plotting
 from vae import settings
 from vae.errors import UserInputError
@@ -52,21 +51,24 @@ class Member:
   workdir: str
 
 
-# A sweep's own settings: which models it holds, not what any one of them is. A model's saved
-# config leaves them out, so a finished sweep can grow by strengths and seeds.
-SWEEP_SETTINGS = ('betas', 'strengths', 'num_seeds', 'models_per_step')
+# A study's own settings: which models it holds (a sweep's strengths and seeds, a comparison's
+# methods and test inputs), not what any one of them is. A model's saved config leaves them out,
+# so a finished model is finished under any study that holds it.
+STUDY_SETTINGS = ('betas', 'strengths', 'num_seeds', 'models_per_step', 'methods',
+                  'method_strengths', 'num_test_examples', 'test_seed')
 
 
 def member_config(config, member: Member):
-  """`config` with the member's own strength and seed and without the sweep's settings: what a
-  single run of that model uses."""
+  """What defines the model: `config`'s data, model, method (its own settings only), training
+  and evaluation settings, with the member's own strength and seed; no study or device settings."""
   config = config.copy_and_resolve_references()
-  setting = objectives.STRENGTH_SETTINGS.get(config.method)
+  setting = methods.strength_setting(config.method)
+  others = set(methods.setting_rules()) - set(methods.own_settings(config.method))
   with config.unlocked():
     if setting:
       config[setting] = member.strength
     config.seed = member.seed
-    for name in SWEEP_SETTINGS:
+    for name in (*STUDY_SETTINGS, *parallel.DEVICE_SETTINGS, *sorted(others)):
       if name in config:
         del config[name]
   return config
@@ -113,13 +115,14 @@ def read_config(workdir):
 
 
 def check_finished_config(member: Member, config):
-  """A one-line error when a finished model was trained with other settings than `config`."""
+  """A one-line error when a finished model was trained with other settings than `config`.
+
+  Only what defines the model is compared: a config saved with more settings (a study's, the
+  devices', other methods') is the same model when the settings it shares agree.
+  """
   saved = read_config(member.workdir).to_dict()
   wanted = json.loads(member_config(config, member).to_json())
-  # Models saved with their sweep's settings (before they were left out) compare equal too.
-  ignored = set(parallel.DEVICE_SETTINGS) | set(SWEEP_SETTINGS)
-  changed = sorted(k for k in set(saved) | set(wanted)
-                   if saved.get(k) != wanted.get(k) and k not in ignored)
+  changed = sorted(k for k in wanted if saved.get(k) != wanted[k])
   if changed:
     diffs = ', '.join(f'{k}: {saved.get(k)!r} -> {wanted.get(k)!r}' for k in changed)
     raise UserInputError(f'--workdir={member.workdir} holds a finished model with other '
@@ -234,17 +237,21 @@ def save_figures(state: train.TrainState, images, key, eval_metrics, figures_dir
                            kl_per_dim)
 
 
-def restore_run(workdir):
+def restore_run(workdir, dataset=None):
   """(config, dataset, state) of the model saved in `workdir`, at its newest intact checkpoint.
+
+  The saved config is checked and its source opened, unless the caller hands over `dataset`.
 
   A damaged newer checkpoint is passed over with a warning; none intact is a one-line error.
   """
   config = read_config(workdir)
-  if 'mesh_shape' in config:  # This process's devices, not the training run's.
-    config.mesh_shape = 'auto'
-  settings.check_config(config)
-  dataset = data.from_config(config)
-  model = models.create_model(config, dataset.observation_shape)
+  with config.unlocked():  # This process's devices, not the training run's.
+    for name in parallel.DEVICE_SETTINGS:
+      if name in config:
+        del config[name]
+  if dataset is None:
+    dataset = settings.check_config(config)
+  model = train.create_model(config, dataset.observation_shape)
   state = train.create_train_state(jax.random.key(0), config, model, dataset.observation_shape,
                                    dataset.num_examples)
   checkpoints = checkpoint.Checkpoints(workdir)

@@ -18,8 +18,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from vae import methods
 from vae import models
-from vae import objectives
 from vae.training import parallel
 
 
@@ -27,7 +27,7 @@ from vae.training import parallel
 class TrainState:
   """Parameters, optimizer state, the method's strength and its critic, if it has one.
 
-  `strength` (β, γ, λ_od or C_max: `objectives.STRENGTH_SETTINGS`) is traced, so a new value never
+  `strength` (β, γ, λ_od or C_max: the method's `strength`) is traced, so a new value never
   recompiles the step. `critic` is a method's own trained part, `{'params', 'opt_state'}` of
   FactorVAE's discriminator, updated in the same step; None for every other method.
   """
@@ -39,7 +39,7 @@ class TrainState:
   critic: Any
   model: models.VAE | models.Autoencoder = flax.struct.field(pytree_node=False)
   tx: optax.GradientTransformation = flax.struct.field(pytree_node=False)
-  objective: objectives.Objective = flax.struct.field(pytree_node=False)
+  method: methods.Method = flax.struct.field(pytree_node=False)
 
 
 def named_keys(seed):
@@ -68,22 +68,27 @@ def _init_params(model: models.VAE, key, observation_shape):
   return model.init(init_key, dummy, noise_key)['params']
 
 
+def create_model(config, observation_shape) -> models.VAE | models.Autoencoder:
+  """The network of `config`: a VAE for a variational method, else a deterministic autoencoder."""
+  return models.create_model(config, observation_shape, methods.get(config.method).variational)
+
+
 def create_train_state(key, config, model: models.VAE, observation_shape,
                        num_examples=None) -> TrainState:
   """Initial parameters (from `key`), Adam state and critic of `model`.
 
   `num_examples` is the size of the training set (`GroundTruthDataset.num_examples`).
   """
-  objective = objectives.from_config(config, objectives.dataset_size(config, num_examples))
+  method = methods.from_config(config, num_examples)
   params = _init_params(model, key, tuple(observation_shape))
   tx = optimizer(float(config.learning_rate))
   # Folded, not split from `key`: the VAE's initial parameters stay those of before critics.
-  critic_params = objective.init_critic(jax.random.fold_in(key, 1), model.latents)
+  critic_params = method.init_critic(jax.random.fold_in(key, 1), model.latents)
   critic = None if critic_params is None else {
-      'params': critic_params, 'opt_state': objective.critic_tx.init(critic_params)}
+      'params': critic_params, 'opt_state': method.critic_tx.init(critic_params)}
   state = TrainState(step=jnp.asarray(0, jnp.int32), params=params, opt_state=tx.init(params),
-                     strength=None, critic=critic, model=model, tx=tx, objective=objective)
-  return set_strength(state, objectives.strength_of(config))
+                     strength=None, critic=critic, model=model, tx=tx, method=method)
+  return set_strength(state, methods.strength_of(config))
 
 
 def set_strength(state: TrainState, strength) -> TrainState:
@@ -92,7 +97,7 @@ def set_strength(state: TrainState, strength) -> TrainState:
 
 
 def _loss(params, critic_params, state: TrainState, batch, key):
-  return state.objective(state.model, params, critic_params, batch, key, state.strength,
+  return state.method(state.model, params, critic_params, batch, key, state.strength,
                          state.step)
 
 
@@ -101,7 +106,7 @@ def _critic_params(state: TrainState):
 
 
 def _train_step(state: TrainState, batch, key):
-  """One Adam step on the state's objective (and its critic's): `(state, batch, key) -> (state,
+  """One Adam step on the state's method's loss (and its critic's): `(state, batch, key) -> (state,
   metrics)`."""
   grads, metrics = jax.grad(_loss, argnums=(0, 1), has_aux=True)(
       state.params, _critic_params(state), state, batch, key)
@@ -109,7 +114,7 @@ def _train_step(state: TrainState, batch, key):
   params = optax.apply_updates(state.params, updates)
   critic = state.critic
   if critic is not None:
-    updates, critic_opt_state = state.objective.critic_tx.update(grads[1], critic['opt_state'],
+    updates, critic_opt_state = state.method.critic_tx.update(grads[1], critic['opt_state'],
                                                                  critic['params'])
     critic = {'params': optax.apply_updates(critic['params'], updates),
               'opt_state': critic_opt_state}

@@ -13,11 +13,11 @@ import time
 import pytest
 
 from experiments.configs import test as test_config
+from tests import ROOT
 from tests import run_files
 from vae.training import loop
 from vae.training.metric_writer import read_metrics
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _STEPS = 60
 _OVERRIDES = ('--config.model=mlp', '--config.hidden=16', f'--config.num_train_steps={_STEPS}',
               '--config.log_every_steps=2', '--config.eval_every_steps=10',

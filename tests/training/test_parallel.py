@@ -19,6 +19,7 @@ import sys
 import numpy as np
 import pytest
 
+from tests import ROOT
 from tests import parallel_sweep
 from tests import run_files
 from vae import settings
@@ -26,14 +27,13 @@ from vae.errors import UserInputError
 from vae.training import metric_writer
 from vae.training import parallel
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _RTOL, _ATOL = 1e-4, 1e-5
 
 
 def _run(args, devices, log='-', env=None, check=True, **kwargs):
   environment = {**os.environ, 'JAX_NUM_CPU_DEVICES': str(devices), **(env or {})}
   command = [sys.executable, '-m', 'tests.parallel_driver', log, *args]
-  process = subprocess.run(command, cwd=_ROOT, env=environment, capture_output=True, text=True,
+  process = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True,
                            timeout=600, check=False, **kwargs)
   if check and process.returncode:
     raise AssertionError(f'{args} exited {process.returncode}:\n{process.stderr[-3000:]}')
@@ -182,7 +182,7 @@ def test_two_processes_write_each_file_once(tmp_path):
   processes = [subprocess.Popen(
       [sys.executable, '-m', 'tests.parallel_driver', str(tmp_path / f'written_{i}.txt'), *args,
        f'--workdir={workdir}', *cluster, f'--config.process_id={i}'],
-      cwd=_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+      cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
       for i in range(2)]
   outputs = [p.communicate(timeout=600) for p in processes]
   for p, (_, err) in zip(processes, outputs):

@@ -16,7 +16,7 @@ from vae.training.metric_writer import read_metrics
 
 
 def _state(config):
-  model = models.create_model(config, dsprites.IMAGE_SHAPE)
+  model = models.create_model(config, dsprites.IMAGE_SHAPE, variational=True)
   return train.create_train_state(jax.random.key(0), config, model, dsprites.IMAGE_SHAPE)
 
 

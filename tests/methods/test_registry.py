@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from experiments.configs import test as test_config
+from tests import run_files
+from vae import methods
 from vae import models
-from vae import objectives
 from vae.data import dsprites
 from vae.training import loop
 from vae.training import run_directory
 from vae.training import train
-from tests import run_files
 
 METHODS = ('beta_tcvae', 'factor_vae', 'dip_vae_i', 'dip_vae_ii', 'annealed_vae')
 # Each method's own logged terms, beside recon, kl, elbo and kl_per_dim/i.
@@ -33,7 +33,7 @@ def _config(method, num_train_steps=4):
 
 
 def _state(config):
-  model = models.create_model(config, dsprites.IMAGE_SHAPE)
+  model = models.create_model(config, dsprites.IMAGE_SHAPE, variational=True)
   return train.create_train_state(jax.random.key(0), config, model, dsprites.IMAGE_SHAPE,
                                   dsprites.NUM_COMBINATIONS)
 
@@ -45,7 +45,7 @@ def test_a_new_strength_never_recompiles_the_step(method):
   batch = dsprites.sample(jax.random.key(1), config.batch_size)
   state, _ = train.train_step(state, batch, jax.random.key(2))
   compiled = train.train_step._cache_size()
-  setting = objectives.STRENGTH_SETTINGS[method]
+  setting = methods.strength_setting(method)
   for strength in (0.0, 3.0, 40.0):
     state, metrics = train.train_step(train.set_strength(state, strength), batch,
                                       jax.random.key(3))

@@ -159,7 +159,7 @@ def _tiny_vae():
   """An untrained 8×8 Bernoulli MLP VAE, its params and 10 random binary images."""
   config = ml_collections.ConfigDict(
       dict(model='mlp', latents=2, hidden=16, likelihood='bernoulli', method='beta_vae'))
-  model = models.create_model(config, (8, 8, 1))
+  model = models.create_model(config, (8, 8, 1), variational=True)
   init = jax.jit(model.init)  # One compile instead of one per eager initializer op.
   params = init(jax.random.key(0), jnp.zeros((1, 8, 8, 1)), jax.random.key(1))['params']
   rng = np.random.default_rng(0)

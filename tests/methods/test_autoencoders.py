@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from vae import corruptions
-from vae import objectives
 from vae.errors import UserInputError
+from vae.methods import autoencoders
+from vae.methods import corruptions
 from vae.studies import autoencoder_comparison
 from vae.training import loop
 from vae.training.metric_writer import read_metrics
@@ -40,7 +40,7 @@ def _finite_difference_sq_norms(x, eps=1e-6):
 
 
 def test_exact_jacobian_norm_matches_finite_differences():
-  exact = objectives.jacobian_sq_norm(_encode, jnp.asarray(_X, jnp.float32))
+  exact = autoencoders.jacobian_sq_norm(_encode, jnp.asarray(_X, jnp.float32))
   np.testing.assert_allclose(exact, _finite_difference_sq_norms(_X), rtol=1e-4)
 
 
@@ -48,7 +48,7 @@ def test_hutchinson_mean_agrees_with_exact_within_its_standard_error():
   # E‖Jᵀv‖² = tr(J Jᵀ) = ‖J‖²_F for v ~ N(0, I) (Hutchinson 1990); the reference is the
   # finite-difference value, so this does not lean on the exact estimator being right.
   x = jnp.asarray(_X, jnp.float32)
-  samples = np.asarray(objectives.hutchinson_samples(jax.random.key(0), _encode, x, 4000))
+  samples = np.asarray(autoencoders.hutchinson_samples(jax.random.key(0), _encode, x, 4000))
   standard_error = samples.std(axis=1) / np.sqrt(samples.shape[1])
   error = np.abs(samples.mean(axis=1) - _finite_difference_sq_norms(_X))
   assert np.all(error < 4 * standard_error), (error, standard_error)
@@ -60,7 +60,7 @@ def test_contractive_penalty_of_a_sigmoid_layer_has_the_closed_form():
   h = 1 / (1 + np.exp(-(x @ w + b)))
   closed_form = np.sum(np.square(h * (1 - h)) * np.sum(np.square(w), axis=0), axis=1)
   encode = lambda x: jax.nn.sigmoid(x @ jnp.asarray(w, jnp.float32) + jnp.asarray(b, jnp.float32))
-  penalty = objectives.jacobian_sq_norm(encode, jnp.asarray(x, jnp.float32))
+  penalty = autoencoders.jacobian_sq_norm(encode, jnp.asarray(x, jnp.float32))
   np.testing.assert_allclose(penalty, closed_form, rtol=1e-5)
 
 

@@ -3,6 +3,7 @@
 import functools
 import itertools
 import math
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -11,10 +12,14 @@ import optax
 import pytest
 from scipy import stats
 
-from vae import disentangling_losses as dl
-from vae import objectives
+from vae import methods
 from vae.errors import UserInputError
 from vae.likelihoods import Likelihood
+from vae.methods import annealed_vae
+from vae.methods import beta_tcvae
+from vae.methods import beta_vae
+from vae.methods import dip_vae
+from vae.methods import factor_vae
 
 
 def _outputs(seed, batch=4, pixels=(3, 3, 1), latents=3):
@@ -71,10 +76,10 @@ def _log_qz_x_and_pz(out):
   return log_qz_x.sum(1), stats.norm.logpdf(z).sum(1)
 
 
-@pytest.mark.parametrize('estimator', dl.TC_ESTIMATORS)
+@pytest.mark.parametrize('estimator', beta_tcvae.TC_ESTIMATORS)
 def test_log_aggregate_estimates_match_the_papers_formulas_by_brute_force(estimator):
   _, out = _outputs(0)
-  log_qz, log_qz_product = dl.log_aggregate_estimates(
+  log_qz, log_qz_product = beta_tcvae.log_aggregate_estimates(
       out['z'], out['mean'], out['logvar'], 10, estimator)
   ref_joint, ref_product, _ = _paper_estimates(out, 10, estimator)
   np.testing.assert_allclose(log_qz, ref_joint, rtol=1e-5, atol=1e-5)
@@ -85,7 +90,7 @@ def test_log_aggregate_estimates_match_the_papers_formulas_by_brute_force(estima
 def test_tc_terms_match_brute_force_and_sum_to_the_sampled_kl(estimator, n):
   x, out = _outputs(1)
   beta = 6.0
-  loss, aux = dl.beta_tcvae_loss(x, out, beta, Likelihood(), n, estimator)
+  loss, aux = beta_tcvae.beta_tcvae_loss(x, out, beta, Likelihood(), n, estimator)
   ref_joint, ref_product, _ = _paper_estimates(out, n, estimator)
   log_qz_x, log_pz = _log_qz_x_and_pz(out)
   np.testing.assert_allclose(aux['mi'], (log_qz_x - ref_joint).mean(), rtol=1e-5, atol=1e-5)
@@ -95,7 +100,7 @@ def test_tc_terms_match_brute_force_and_sum_to_the_sampled_kl(estimator, n):
   np.testing.assert_allclose(aux['mi'] + aux['tc'] + aux['dim_kl'], (log_qz_x - log_pz).mean(),
                              rtol=1e-5, atol=1e-5)
   # recon, kl and elbo as the β-VAE's (checked against scipy in test_objectives).
-  _, base = objectives.beta_vae_loss(x, out, 1.0, Likelihood())
+  _, base = beta_vae.beta_vae_loss(x, out, 1.0, Likelihood())
   for name in ('recon', 'kl', 'elbo', 'kl_per_dim/0', 'kl_per_dim/2'):
     np.testing.assert_allclose(aux[name], base[name], rtol=1e-6)
   np.testing.assert_allclose(
@@ -116,9 +121,9 @@ def test_identical_product_posteriors_give_the_closed_form_decomposition(n):
   out = {'mean': jnp.float32(mean), 'logvar': jnp.float32(logvar), 'z': jnp.float32(z)}
   log_qz_x, log_pz = _log_qz_x_and_pz(out)
   dim_kl = (log_qz_x - log_pz).mean()
-  mss = dl.tc_decomposition(out['z'], out['mean'], out['logvar'], n, 'mss')
+  mss = beta_tcvae.tc_decomposition(out['z'], out['mean'], out['logvar'], n, 'mss')
   np.testing.assert_allclose([mss['mi'], mss['tc'], mss['dim_kl']], [0, 0, dim_kl], atol=2e-5)
-  mws = dl.tc_decomposition(out['z'], out['mean'], out['logvar'], n, 'mws')
+  mws = beta_tcvae.tc_decomposition(out['z'], out['mean'], out['logvar'], n, 'mws')
   log_n = math.log(n)
   np.testing.assert_allclose([mws['mi'], mws['tc'], mws['dim_kl']],
                              [log_n, (latents - 1) * log_n, dim_kl - latents * log_n],
@@ -130,7 +135,7 @@ def test_mss_with_the_batch_as_data_set_is_unbiased_over_the_stratified_partner(
   # q(z_i) averaged over every choice of the one-element stratum (all batch orders) is.
   _, out = _outputs(3)
   orders = np.array(list(itertools.permutations(range(4))))
-  estimate = jax.jit(jax.vmap(lambda p: dl.log_aggregate_estimates(
+  estimate = jax.jit(jax.vmap(lambda p: beta_tcvae.log_aggregate_estimates(
       out['z'][p], out['mean'][p], out['logvar'][p], 4, 'mss')[0]))(orders)
   q_average = np.zeros(4)
   for order, log_qz in zip(orders, np.float64(estimate)):
@@ -138,12 +143,12 @@ def test_mss_with_the_batch_as_data_set_is_unbiased_over_the_stratified_partner(
   exact = np.exp(_brute_force_log_q(out['z'], out['mean'], out['logvar']).sum(-1)).mean(1)
   np.testing.assert_allclose(q_average, exact, rtol=1e-5)
   for n in (4, 10, 737_280):
-    np.testing.assert_allclose(np.exp(dl.log_importance_weights(4, n, 'mss')).sum(1), 1,
+    np.testing.assert_allclose(np.exp(beta_tcvae.log_importance_weights(4, n, 'mss')).sum(1), 1,
                                rtol=1e-6)
 
 
 # Jitted (N and the estimator static): one compile rather than many op-by-op ones.
-_tc_decomposition = jax.jit(dl.tc_decomposition, static_argnums=(3, 4))
+_tc_decomposition = jax.jit(beta_tcvae.tc_decomposition, static_argnums=(3, 4))
 
 
 def _tc(estimator, mean, logvar, seed):
@@ -152,7 +157,7 @@ def _tc(estimator, mean, logvar, seed):
                                  estimator)['tc'])
 
 
-@pytest.mark.parametrize('estimator', dl.TC_ESTIMATORS)
+@pytest.mark.parametrize('estimator', beta_tcvae.TC_ESTIMATORS)
 def test_tc_is_near_zero_for_a_factorized_code_and_large_for_a_correlated_one(estimator):
   rng = np.random.default_rng(4)
   batch, latents = 400, 3
@@ -175,7 +180,7 @@ def test_tc_is_near_zero_for_a_factorized_code_and_large_for_a_correlated_one(es
     assert abs(correlated - factorized - closed_form) < 0.3
 
 
-@pytest.mark.parametrize('estimator', dl.TC_ESTIMATORS)
+@pytest.mark.parametrize('estimator', beta_tcvae.TC_ESTIMATORS)
 def test_beta_tcvae_gradients_are_finite_even_for_far_apart_posteriors(estimator):
   x, out = _outputs(7)
   eps = jnp.float32(np.random.default_rng(8).standard_normal(out['mean'].shape))
@@ -184,7 +189,7 @@ def test_beta_tcvae_gradients_are_finite_even_for_far_apart_posteriors(estimator
 
   def loss(mean, logvar, eps):
     outputs = {**out, 'mean': mean, 'logvar': logvar, 'z': mean + jnp.exp(logvar / 2) * eps}
-    return dl.beta_tcvae_loss(x, outputs, 4.0, Likelihood(), 1000, estimator)[0]
+    return beta_tcvae.beta_tcvae_loss(x, outputs, 4.0, Likelihood(), 1000, estimator)[0]
 
   grad = jax.jit(jax.grad(loss, argnums=(0, 1, 2)))
   for mean, logvar in ((out['mean'], out['logvar']), (far_mean, far_logvar)):
@@ -194,20 +199,20 @@ def test_beta_tcvae_gradients_are_finite_even_for_far_apart_posteriors(estimator
 
 def test_bad_settings_are_user_errors():
   with pytest.raises(UserInputError, match='allowed: mws, mss'):
-    dl.log_importance_weights(4, 10, 'exact')
+    beta_tcvae.log_importance_weights(4, 10, 'exact')
   with pytest.raises(UserInputError, match='dataset size'):
-    dl.log_importance_weights(8, 5, 'mss')
+    beta_tcvae.log_importance_weights(8, 5, 'mss')
   with pytest.raises(UserInputError, match='batch size 1'):
-    dl.log_importance_weights(1, 5, 'mss')
+    beta_tcvae.log_importance_weights(1, 5, 'mss')
   with pytest.raises(UserInputError, match='allowed: i, ii'):
-    dl.dip_covariance(jnp.zeros((4, 2)), jnp.zeros((4, 2)), 'iii')
+    dip_vae.dip_covariance(jnp.zeros((4, 2)), jnp.zeros((4, 2)), 'iii')
 
 
 def test_permute_dims_keeps_each_column_and_breaks_the_pairing():
   batch, latents = 64, 3
   # Column d holds row r as r + 100·d, so each entry names the row it came from.
   z = jnp.arange(batch, dtype=jnp.float32)[:, None] + 100.0 * jnp.arange(latents)
-  permuted = jax.jit(dl.permute_dims)(jax.random.key(0), z)
+  permuted = jax.jit(factor_vae.permute_dims)(jax.random.key(0), z)
   rows = np.asarray(permuted) - 100 * np.arange(latents)
   for d in range(latents):
     np.testing.assert_array_equal(np.sort(rows[:, d]), np.arange(batch))
@@ -220,7 +225,7 @@ def test_discriminator_loss_is_the_numpy_cross_entropy():
   rng = np.random.default_rng(9)
   real = jnp.float32(3 * rng.standard_normal((5, 2)))
   permuted = jnp.float32(3 * rng.standard_normal((7, 2)))
-  loss, aux = dl.discriminator_loss(real, permuted)
+  loss, aux = factor_vae.discriminator_loss(real, permuted)
 
   def log_softmax(logits):  # numpy, float64
     logits = np.float64(logits)
@@ -235,19 +240,19 @@ def test_discriminator_loss_is_the_numpy_cross_entropy():
 def test_discriminator_accuracy_on_hand_built_logits():
   real = jnp.array([[2., 0], [0, 1], [3, -1]])  # right, wrong, right
   permuted = jnp.array([[0., 1], [1, 0], [5, 5]])  # right, wrong, tie (wrong)
-  _, aux = dl.discriminator_loss(real, permuted)
+  _, aux = factor_vae.discriminator_loss(real, permuted)
   np.testing.assert_allclose(aux['discriminator_accuracy'], 3 / 6)
 
 
 def test_discriminator_shapes_and_leaky_relu():
   z = jnp.zeros((5, 10))
-  shapes = jax.eval_shape(dl.Discriminator().init, jax.random.key(0), z)['params']
+  shapes = jax.eval_shape(factor_vae.Discriminator().init, jax.random.key(0), z)['params']
   kernels = [shapes[f'Dense_{i}']['kernel'].shape for i in range(len(shapes))]
   assert kernels == [(10, 1000)] + [(1000, 1000)] * 5 + [(1000, 2)]
-  tiny = dl.Discriminator(hidden=4, layers=2)
+  tiny = factor_vae.Discriminator(hidden=4, layers=2)
   assert tiny.apply({'params': _numpy_params(tiny, 0, z)}, z).shape == (5, 2)
   # One unit, identity weights: logit_0 = leaky_relu(z) = 0.2·z for z < 0.
-  one = dl.Discriminator(hidden=1, layers=1)
+  one = factor_vae.Discriminator(hidden=1, layers=1)
   params = {'Dense_0': {'kernel': jnp.ones((1, 1)), 'bias': jnp.zeros(1)},
             'Dense_1': {'kernel': jnp.array([[1., 0]]), 'bias': jnp.zeros(2)}}
   np.testing.assert_allclose(one.apply({'params': params}, jnp.array([[-2.], [3]])),
@@ -257,8 +262,8 @@ def test_discriminator_shapes_and_leaky_relu():
 def test_factor_vae_loss_closed_form():
   x, out = _outputs(10, batch=3)
   logits = jnp.array([[2., 0], [1, 1], [0, 3]])  # logit_0 − logit_1 = 2, 0, −3
-  loss, aux = dl.factor_vae_loss(x, out, 10.0, Likelihood(), logits)
-  _, base = objectives.beta_vae_loss(x, out, 1.0, Likelihood())
+  loss, aux = factor_vae.factor_vae_loss(x, out, 10.0, Likelihood(), logits)
+  _, base = beta_vae.beta_vae_loss(x, out, 1.0, Likelihood())
   np.testing.assert_allclose(aux['tc_estimate'], -1 / 3, rtol=1e-6)
   np.testing.assert_allclose(loss, base['recon'] + base['kl'] - 10 / 3, rtol=1e-6)
   np.testing.assert_allclose(aux['elbo'], base['elbo'], rtol=1e-6)
@@ -272,15 +277,15 @@ def _numpy_dip_covariance(mean, logvar, dip_type):
   return covariance
 
 
-@pytest.mark.parametrize('dip_type', dl.DIP_TYPES)
+@pytest.mark.parametrize('dip_type', dip_vae.DIP_TYPES)
 def test_dip_covariance_is_the_biased_numpy_covariance(dip_type):
   _, out = _outputs(11, batch=6)
   mean = out['mean'] + 50.0  # A shared offset: the centred form keeps float32 accuracy.
-  covariance = dl.dip_covariance(mean, out['logvar'], dip_type)
+  covariance = dip_vae.dip_covariance(mean, out['logvar'], dip_type)
   np.testing.assert_allclose(covariance, _numpy_dip_covariance(mean, out['logvar'], dip_type),
                              rtol=1e-4, atol=1e-5)
   unbiased = np.cov(np.float64(mean), rowvar=False)  # ddof=1: a different, larger matrix.
-  assert not np.allclose(dl.dip_covariance(mean, out['logvar'], 'i'), unbiased, rtol=1e-3)
+  assert not np.allclose(dip_vae.dip_covariance(mean, out['logvar'], 'i'), unbiased, rtol=1e-3)
 
 
 @pytest.mark.parametrize('dip_type,factor,default', [('i', 10.0, True), ('ii', 1.0, True),
@@ -289,12 +294,12 @@ def test_dip_vae_loss_closed_form(dip_type, factor, default):
   x, out = _outputs(12, batch=6)
   lambda_od = 5.0
   kwargs = {} if default else {'lambda_d_factor': factor}
-  loss, aux = dl.dip_vae_loss(x, out, lambda_od, Likelihood(), dip_type, **kwargs)
+  loss, aux = dip_vae.dip_vae_loss(x, out, lambda_od, Likelihood(), dip_type, **kwargs)
   covariance = _numpy_dip_covariance(out['mean'], out['logvar'], dip_type)
   off = (covariance**2).sum() - (np.diag(covariance)**2).sum()
   diagonal = ((np.diag(covariance) - 1)**2).sum()
   penalty = lambda_od * off + factor * lambda_od * diagonal
-  _, base = objectives.beta_vae_loss(x, out, 1.0, Likelihood())
+  _, base = beta_vae.beta_vae_loss(x, out, 1.0, Likelihood())
   np.testing.assert_allclose(aux['dip_off_diagonal'], off, rtol=1e-5, atol=1e-6)
   np.testing.assert_allclose(aux['dip_diagonal'], diagonal, rtol=1e-5)
   np.testing.assert_allclose(aux['dip_penalty'], penalty, rtol=1e-5)
@@ -303,9 +308,9 @@ def test_dip_vae_loss_closed_form(dip_type, factor, default):
 
 def test_capacity_schedule():
   # C(t) = min(C_max, C_max·t/T) at t = 0, T/2, T, 2T.
-  np.testing.assert_allclose([dl.capacity(t, 25.0, 1000) for t in (0, 500, 1000, 2000)],
+  np.testing.assert_allclose([annealed_vae.capacity(t, 25.0, 1000) for t in (0, 500, 1000, 2000)],
                              [0, 12.5, 25, 25])
-  np.testing.assert_allclose(dl.capacity(50_000, 10.0), 5.0)  # Default T = 100,000.
+  np.testing.assert_allclose(annealed_vae.capacity(50_000, 10.0), 5.0)  # Default T = 100,000.
 
 
 def test_annealed_vae_loss_closed_form():
@@ -314,14 +319,14 @@ def test_annealed_vae_loss_closed_form():
   out = {'mean': jnp.array([[1., 0]]), 'logvar': jnp.zeros((1, 2)),
          'z': jnp.zeros((1, 2)), 'decoder_out': jnp.zeros((1, 2, 2, 1))}
   for step, expected_capacity in ((0, 0.0), (250, 0.25), (2000, 1.0)):
-    loss, aux = dl.annealed_vae_loss(x, out, 1.0, Likelihood(), step, 1000.0, 1000)
+    loss, aux = annealed_vae.annealed_vae_loss(x, out, 1.0, Likelihood(), step, 1000.0, 1000)
     np.testing.assert_allclose(aux['capacity'], expected_capacity, rtol=1e-6)
     np.testing.assert_allclose(loss, 4 * np.log(2) + 1000 * abs(0.5 - expected_capacity),
                                rtol=1e-6)
     np.testing.assert_allclose(aux['elbo'], -(4 * np.log(2) + 0.5), rtol=1e-6)
 
 
-_TINY_DISCRIMINATOR = dl.Discriminator(hidden=8, layers=2)
+_TINY_DISCRIMINATOR = factor_vae.Discriminator(hidden=8, layers=2)
 
 
 def _numpy_params(module, seed, *args):
@@ -338,13 +343,13 @@ def _method_loss(method, posterior, x, decoder_out, strength, step, discriminato
          'decoder_out': decoder_out}
   likelihood = Likelihood()
   if method == 'beta_tcvae':
-    return dl.beta_tcvae_loss(x, out, strength, likelihood, 100, 'mss')
+    return beta_tcvae.beta_tcvae_loss(x, out, strength, likelihood, 100, 'mss')
   if method == 'factor_vae':
     logits = _TINY_DISCRIMINATOR.apply({'params': discriminator_params}, out['z'])
-    return dl.factor_vae_loss(x, out, strength, likelihood, logits)
+    return factor_vae.factor_vae_loss(x, out, strength, likelihood, logits)
   if method in ('dip_vae_i', 'dip_vae_ii'):
-    return dl.dip_vae_loss(x, out, strength, likelihood, method.removeprefix('dip_vae_'))
-  return dl.annealed_vae_loss(x, out, strength, likelihood, step, iteration_threshold=10)
+    return dip_vae.dip_vae_loss(x, out, strength, likelihood, method.removeprefix('dip_vae_'))
+  return annealed_vae.annealed_vae_loss(x, out, strength, likelihood, step, iteration_threshold=10)
 
 
 def _method_inputs(seed):
@@ -360,7 +365,7 @@ def test_a_new_strength_never_recompiles_and_gradients_are_finite(method):
   posterior, x, decoder_out, discriminator = _method_inputs(13)
   step = jax.jit(jax.value_and_grad(functools.partial(_method_loss, method), has_aux=True))
   losses = []
-  for i, strength in enumerate(dl.DEFAULT_STRENGTHS[method][:3]):
+  for i, strength in enumerate(methods.get(method).strength.defaults[:3]):
     (loss, aux), grads = step(posterior, x, decoder_out, strength, 5 * i, discriminator)
     losses.append(float(loss))
     assert all(np.isfinite(float(v)) for v in aux.values())
@@ -379,11 +384,14 @@ def test_factor_vae_gamma_reaches_the_encoder_through_the_discriminator():
 
 
 def test_default_strengths_are_the_reference_studys():
-  assert dl.DEFAULT_STRENGTHS == {
+  # Locatello et al. 2019's sweep of each method (their hyperparameter table).
+  defaults = {name: methods.get(name).strength.defaults for name in methods.SWEPT}
+  assert defaults == {
       'beta_vae': (1, 2, 4, 6, 8, 16), 'annealed_vae': (5, 10, 25, 50, 75, 100),
       'factor_vae': (10, 20, 30, 40, 50, 100), 'dip_vae_i': (1, 2, 5, 10, 20, 50),
       'dip_vae_ii': (1, 2, 5, 10, 20, 50), 'beta_tcvae': (1, 2, 4, 6, 8, 10)}
-  assert all(method in dl.__doc__ for method in dl.DEFAULT_STRENGTHS)
+  for name, values in defaults.items():  # Each method's module states its sweep.
+    assert ', '.join(f'{v:g}' for v in values) in sys.modules[methods.get(name).__module__].__doc__
 
 
 # ---------------------------------------------------------------------------------------------
@@ -435,7 +443,7 @@ def _leading_tc_bias(mean_covariance, s, batch, estimator):
 @functools.partial(jax.jit, static_argnums=(3, 4))
 def _batch_tcs(z, mean, logvar, dataset_size, estimator):
   # One TC estimate per batch of a [K, B, D] stack; lax.map, as K·B²·D at once would not fit.
-  return jax.lax.map(lambda a: dl.tc_decomposition(*a, dataset_size, estimator)['tc'],
+  return jax.lax.map(lambda a: beta_tcvae.tc_decomposition(*a, dataset_size, estimator)['tc'],
                      (z, mean, logvar))
 
 
@@ -477,7 +485,7 @@ def _unit_variance_gram(seed, dim=3):
 _CORRELATED_MEANS = _unit_variance_gram(0)
 
 
-@pytest.mark.parametrize('estimator', dl.TC_ESTIMATORS)
+@pytest.mark.parametrize('estimator', beta_tcvae.TC_ESTIMATORS)
 def test_batch_tc_approaches_the_gaussian_aggregates_closed_form_as_the_batch_grows(estimator):
   # q(z|x_n) = N(μ_n, s²I), μ_n ~ N(0, Σ_μ): the aggregate posterior is N(0, Σ_μ + s²I), whose TC
   # is the Gaussian closed form. s = 0.7 keeps the posteriors overlapping: the estimators' bias
@@ -552,17 +560,17 @@ def test_tc_terms_with_the_whole_data_set_as_batch_match_brute_force_integrals()
   # (the stratum's partner) and 1/(N − 1) (the rest), unbiased only over batch orders. MWS's are
   # 1/(N·B) = 1/N² for every j: the exact mixture over N, offsets MI + log N, TC + (D − 1) log N,
   # dim_KL − D log N (the log N does not cancel in Σ_d log q(z_d)).
-  mss = np.exp(np.float64(dl.log_importance_weights(n, n, 'mss')))
+  mss = np.exp(np.float64(beta_tcvae.log_importance_weights(n, n, 'mss')))
   np.testing.assert_allclose(np.diag(mss), 1 / n, rtol=1e-6)
   np.testing.assert_allclose(np.diag(np.roll(mss, -1, axis=1)), 1 / (n * (n - 1)), rtol=1e-6)
-  np.testing.assert_allclose(np.exp(np.float64(dl.log_importance_weights(n, n, 'mws'))),
+  np.testing.assert_allclose(np.exp(np.float64(beta_tcvae.log_importance_weights(n, n, 'mws'))),
                              1 / n**2, rtol=1e-6)
   offsets = {'mi': np.log(n), 'tc': (dim - 1) * np.log(n), 'dim_kl': -dim * np.log(n)}
   # z_i ~ q(z|x_i), one per example: (1/N) Σ_i f(z_i) is unbiased for E_q(z)[f] and
   # E_p(x) E_q(z|x)[f], so the terms' means over draws are the integrals, up to MC error.
   draws = 50_000
   z = mean + std * np.random.default_rng(22).standard_normal((draws, n, dim))
-  terms = jax.jit(jax.vmap(lambda z: dl.tc_decomposition(
+  terms = jax.jit(jax.vmap(lambda z: beta_tcvae.tc_decomposition(
       z, jnp.float32(mean), jnp.float32(logvar), n, 'mws')))(jnp.float32(z))
   for name, value in reference.items():
     estimate, se = _mean_and_se(np.float64(terms[name]) - offsets[name])
@@ -572,7 +580,7 @@ def test_tc_terms_with_the_whole_data_set_as_batch_match_brute_force_integrals()
 
 # FactorVAE's critic, small: the 6×1000 default is the same network family (leaky-ReLU MLP, two
 # logits), only wider and deeper than these 3-D Gaussian codes need.
-_CRITIC = dl.Discriminator(hidden=64, layers=2)
+_CRITIC = factor_vae.Discriminator(hidden=64, layers=2)
 _CRITIC_STEPS = 2000
 _CRITIC_BATCH = 256
 # Adam at 1e-3, cosine-decayed to 1e-4: the reference's 1e-4 with β₁ 0.5, β₂ 0.9 is for its long
@@ -591,11 +599,11 @@ def _train_critic(key, cholesky):
     params, opt_state = carry
     code_key, permute_key = jax.random.split(key)
     z = jax.random.normal(code_key, (_CRITIC_BATCH, cholesky.shape[0])) @ cholesky.T
-    permuted = dl.permute_dims(permute_key, z)  # The batch itself, each dim shuffled.
+    permuted = factor_vae.permute_dims(permute_key, z)  # The batch itself, each dim shuffled.
 
     def loss(params):
       logits = functools.partial(_CRITIC.apply, {'params': params})
-      return dl.discriminator_loss(logits(z), logits(permuted))[0]
+      return factor_vae.discriminator_loss(logits(z), logits(permuted))[0]
 
     updates, opt_state = _CRITIC_TX.update(jax.grad(loss)(params), opt_state)
     return (optax.apply_updates(params, updates), opt_state), None

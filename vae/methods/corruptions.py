@@ -1,4 +1,4 @@
-"""Input corruptions of the denoising autoencoder (sheet exercise 1): pure `(key, x, setting)`.
+"""Input corruptions of the denoising autoencoder: pure `(key, x, setting)`.
 
   gaussian         x + σ·ε, ε ~ N(0, I)                        (`noise_std` σ)
   masking          each element set to 0 with probability p    (`drop_probability` p)
@@ -12,8 +12,6 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-
-from vae.errors import UserInputError
 
 
 def gaussian(key, x, noise_std):
@@ -47,16 +45,6 @@ class Corruption:
   name: str = 'gaussian'
   noise_std: float = 0.5
   drop_probability: float = 0.25
-
-  def __post_init__(self):
-    if self.name not in _BY_NAME:
-      raise UserInputError(
-          f"unknown corruption '{self.name}' (--config.corruption); allowed: {', '.join(NAMES)}")
-    if not self.noise_std >= 0:
-      raise UserInputError(f'--config.noise_std={self.noise_std} must be >= 0')
-    if not 0 <= self.drop_probability < 1:
-      raise UserInputError(
-          f'--config.drop_probability={self.drop_probability} must be in [0, 1)')
 
   def __call__(self, key, x):
     """x corrupted with noise from `key` (the same key gives the same corruption)."""

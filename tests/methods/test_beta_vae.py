@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from vae import objectives
 from vae.likelihoods import Likelihood
+from vae.methods import beta_vae
 
 
 def _outputs(key, batch=4, pixels=(5, 5, 1), latents=3, params_per_channel=1):
@@ -29,7 +29,7 @@ def _kl_reference(mean, logvar):
 @pytest.mark.parametrize('beta', [0.0, 1.0, 4.0])
 def test_bernoulli_beta_vae_loss_matches_scipy(beta):
   x, out = _outputs(jax.random.key(0))
-  loss, aux = objectives.beta_vae_loss(x, out, beta, Likelihood('bernoulli'))
+  loss, aux = beta_vae.beta_vae_loss(x, out, beta, Likelihood('bernoulli'))
   probs = 1 / (1 + np.exp(-np.float64(out['decoder_out'])))
   # scipy.stats.bernoulli.logpmf is the independent reference for log p(x|z).
   recon = -stats.bernoulli.logpmf(np.asarray(x), probs).reshape(4, -1).sum(1).mean()
@@ -46,7 +46,7 @@ def test_bernoulli_beta_vae_loss_matches_scipy(beta):
 def test_gaussian_likelihoods_match_scipy():
   x, out = _outputs(jax.random.key(1), params_per_channel=2)
   learned = Likelihood('gaussian_learned')
-  _, aux = objectives.beta_vae_loss(x, out, 1.0, learned)
+  _, aux = beta_vae.beta_vae_loss(x, out, 1.0, learned)
   mean, logvar = np.split(np.float64(out['decoder_out']), 2, axis=-1)
   # scipy.stats.norm.logpdf with scale = exp(logvar / 2): Σ_θ(z) is a variance.
   logp = stats.norm.logpdf(np.asarray(x), mean, np.exp(logvar / 2)).reshape(4, -1).sum(1)
@@ -54,14 +54,14 @@ def test_gaussian_likelihoods_match_scipy():
 
   x, out = _outputs(jax.random.key(2))
   fixed = Likelihood('gaussian_fixed', fixed_logvar=np.log(0.25))
-  _, aux = objectives.beta_vae_loss(x, out, 1.0, fixed)
+  _, aux = beta_vae.beta_vae_loss(x, out, 1.0, fixed)
   logp = stats.norm.logpdf(np.asarray(x), np.float64(out['decoder_out']), 0.5)
   np.testing.assert_allclose(aux['recon'], -logp.reshape(4, -1).sum(1).mean(), rtol=1e-5)
 
 
 def test_elbo_is_the_beta_one_loss_whatever_beta():
   x, out = _outputs(jax.random.key(3))
-  loss_1, aux_1 = objectives.beta_vae_loss(x, out, 1.0, Likelihood())
-  _, aux_8 = objectives.beta_vae_loss(x, out, 8.0, Likelihood())
+  loss_1, aux_1 = beta_vae.beta_vae_loss(x, out, 1.0, Likelihood())
+  _, aux_8 = beta_vae.beta_vae_loss(x, out, 8.0, Likelihood())
   np.testing.assert_allclose(aux_8['elbo'], aux_1['elbo'])
   np.testing.assert_allclose(-aux_1['elbo'], loss_1)

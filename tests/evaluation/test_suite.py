@@ -12,12 +12,12 @@ import ml_collections
 import pytest
 
 from experiments.configs import default
-from tests import test_sampled_scores_in_graph as in_graph
+from tests import ROOT
+from tests.evaluation import test_sampled_scores as in_graph
 from vae.evaluation import sampled_scores
 from vae.evaluation import suite
 from vae.training import loop
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Each score's valid range: accuracies, MIG, DCI, SAP, modularity and explicitness are fractions
 # (their definitions); active counts are bounded by the latents; the rest are non-negative

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from experiments.configs import sweep_test
+from tests import ROOT
 from vae import settings
 from vae.errors import UserInputError
 from vae.studies import report
@@ -19,7 +20,6 @@ from vae.training import loop
 from vae.training import run_directory
 from vae.training.metric_writer import read_metrics
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope='module')
@@ -128,7 +128,7 @@ def test_a_diverging_model_is_excluded_and_the_others_finish(tmp_path):
   config = sweep_test.get_config()
   config.betas = '1,inf'  # inf·KL: that model's loss is not finite from its first step.
   workdir = str(tmp_path / 'sweep')
-  finished = sweep.train_sweep(config, workdir)
+  finished = sweep.train_sweep(config, settings.check_config(config), workdir)
   assert [m.strength for m in finished] == [1.0]
   failed = sweep.run_dir(workdir, 'beta_vae', float('inf'), 0)
   with open(os.path.join(failed, run_directory.FAILED_FILE)) as f:
@@ -168,4 +168,4 @@ def test_a_finished_sweep_grows_by_a_strength_and_keeps_what_is_finished(finishe
     assert os.path.getmtime(os.path.join(r, 'eval_disentanglement.json')) == before[r]
   saved = run_directory.read_config(sweep.run_dir(grown, 'beta_vae', 16, 0))
   assert saved.beta == 16.0
-  assert not set(run_directory.SWEEP_SETTINGS) & set(saved)  # A model's config holds no sweep's.
+  assert not set(run_directory.STUDY_SETTINGS) & set(saved)  # A model's config holds no sweep's.

@@ -1,6 +1,5 @@
 """Issue 13's sources: RGB dSprites variants, the dSprites npz file, tfds shapes3d/smallnorb."""
 
-import os
 import subprocess
 import sys
 
@@ -11,6 +10,7 @@ from scipy import stats
 
 from experiments.configs import sweep_test
 from experiments.configs import test as test_config
+from tests import ROOT
 from vae import data
 from vae.data import dsprites
 from vae.data import dsprites_file
@@ -20,7 +20,6 @@ from vae.errors import UserInputError
 from vae.studies import sweep
 from vae.training import loop
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VARIANTS = ('color_dsprites', 'noisy_dsprites', 'textured_dsprites')
 N = 64  # Every variant test renders batches of N: one compiled renderer per variant.
 
