@@ -11,7 +11,6 @@ import logging as std_logging
 import os
 import re
 import sys
-import types
 
 from absl import app
 from absl import flags
@@ -75,88 +74,62 @@ def _overrides(args, name):
       yield match.group(2), f"--{match.group(1) or ''}{name}.{match.group(2)}{value or ''}"
 
 
-def _has_setting(config, path) -> bool:
-  node = config
-  for part in path.split('.'):
-    if '[' in part:  # An indexed field (`a[0]`): config_flags checks it.
-      return True
-    try:
-      if part not in node:
-        return False
-      node = node[part]
-    except TypeError:  # A leaf (a number, a string) has no settings below it.
-      return False
-  return True
-
-
-def _load_config(spec):
-  """(problem, None) or (None, config) for a --config value 'PATH[:ARG]', run as config_flags does.
-
-  Run a second time only after parsing failed, to tell apart what config_flags reports as one
-  traceback (or, for a missing file, not at all until the config is first used).
-  """
-  path, *config_args = spec.split(':', 1)
-  if not os.path.exists(path):
-    return 'no such file', None
-  if os.path.isdir(path):
-    return 'is a directory, not a config file', None
-  try:
-    with open(path, 'rb') as f:
-      source = f.read()
-  except OSError as e:
-    return f'cannot read it: {e.strerror}', None
-  try:
-    code = compile(source, path, 'exec')
-  except SyntaxError as e:
-    return f'SyntaxError: {e.msg} (line {e.lineno})', None
-  except ValueError as e:  # Null bytes in the source.
-    return _describe(e), None
-  name = '_cli_config_check'
-  module = types.ModuleType(name)
-  module.__file__ = path
-  sys.modules[name] = module  # Dataclasses defined in the file look their module up.
-  try:
-    exec(code, module.__dict__)  # pylint: disable=exec-used
-    get_config = getattr(module, 'get_config', None)
-    if not callable(get_config):
-      return 'the file defines no get_config()', None
-    try:
-      config = get_config(*config_args)
-    except Exception as e:  # pylint: disable=broad-except
-      return f'get_config() raised {_describe(e)}', None
-  except Exception as e:  # pylint: disable=broad-except
-    return f'the file raised {_describe(e)}', None
-  finally:
-    del sys.modules[name]
-  if config is None:
-    return 'get_config() returned None', None
-  return None, config
-
-
-def _unusable(value) -> bool:
-  """Whether config_flags kept a config it could not load (it raises OSError on first use)."""
-  try:
-    hasattr(value, 'lock')
-  except OSError:
-    return True
-  return value is None
-
-
-def _config_problem(argv, parsed: bool):
-  """The one-line problem with a config file or override on the command line, or None."""
-  args = _expanded(argv)
-  names = {flags.FLAGS[n].name for n in flags.FLAGS
-           if isinstance(flags.FLAGS[n].parser, ConfigFileFlagParser)}
-  for name in sorted(names):
+def _config_spec(args):
+  """(flag name, 'PATH[:ARG]') of the config file flag given in `args`, or (None, None)."""
+  for name in sorted({flags.FLAGS[n].name for n in flags.FLAGS
+                      if isinstance(flags.FLAGS[n].parser, ConfigFileFlagParser)}):
     spec = _argument(args, name)
-    if spec is None or (parsed and not _unusable(flags.FLAGS[name].value)):
-      continue
-    problem, config = _load_config(spec)
-    if problem:
-      return f'--{name}={spec}: {problem}'
+    if spec is not None:
+      return name, spec
+  return None, None
+
+
+def _raised_by_get_config(e) -> str | None:
+  """'Kind: message' of what get_config() raised, which config_flags keeps only as a traceback."""
+  if 'Error whilst parsing config file' not in str(e):
+    return None
+  lines = [line for line in str(e).splitlines() if line.strip()]
+  return _one_line(lines[-1]) if lines else None
+
+
+def _config_problem(e: BaseException, args):
+  """The one line naming the config flag or override that `e` (raised while the config file was
+  loaded or overridden, or on first use of a config that failed to load) is about, or None."""
+  name, spec = _config_spec(args)
+  if name is None:
+    return None
+  if isinstance(e, AttributeError) and isinstance(e.__context__, KeyError):
+    missing = str(e.__context__.args[0]).strip("'")  # Only the path's last part is named.
     for path, typed in _overrides(args, name):
-      if not _has_setting(config, path):
+      if path.split('.')[-1] == missing:
         return f"{typed}: the config has no setting '{path}'"
+    return None
+  path = spec.split(':', 1)[0]
+  if isinstance(e, SyntaxError):
+    problem = f'SyntaxError: {e.msg} (line {e.lineno})'
+  elif isinstance(e, AttributeError) and getattr(e, 'name', None) == 'get_config':
+    problem = 'the file defines no get_config()'
+  elif not os.path.exists(path):
+    problem = 'no such file'
+  elif os.path.isdir(path):
+    problem = 'is a directory, not a config file'
+  elif _raised_by_get_config(e):
+    problem = f'get_config() raised {_raised_by_get_config(e)}'
+  elif isinstance(e, flags.Error):
+    return None
+  else:
+    problem = f'the file raised {_describe(e)}'
+  return f'--{name}={spec}: {problem}'
+
+
+def _first_use_error(args):
+  """What a config that config_flags kept without loading it raises on first use, or None."""
+  name, _ = _config_spec(args)
+  try:
+    if name is not None:
+      hasattr(flags.FLAGS[name].value, 'lock')
+  except OSError as e:
+    return e
   return None
 
 
@@ -187,10 +160,13 @@ def _parse_flags(argv):
     remaining, error = flags.FLAGS(argv), None
   except Exception as e:  # pylint: disable=broad-except
     remaining, error = None, e  # flags.Error, or whatever a config file or override raised.
-  problem = _config_problem(argv, parsed=error is None)
-  if problem is None and error is not None:
-    problem = _flags_error(error)
-  if problem is None and remaining[1:]:
+  args = _expanded(argv)
+  if error is None:
+    error = _first_use_error(args)
+  problem = None
+  if error is not None:
+    problem = _config_problem(error, args) or _flags_error(error)
+  elif remaining[1:]:
     problem = (f"unexpected argument {remaining[1]!r}: every setting is a flag, "
                '--NAME=VALUE (--help lists them)')
   if problem is not None:

@@ -1,5 +1,7 @@
-"""Every disentanglement method through the real step and loop: traced strengths, the FactorVAE
-critic in the state and checkpoints, finite components, and exact resume."""
+"""The method registry, and every method through the real step and loop: declared terms logged,
+traced strengths, the FactorVAE critic in the state and checkpoints, and exact resume."""
+
+import dataclasses
 
 import jax
 import numpy as np
@@ -9,20 +11,18 @@ from experiments.configs import test as test_config
 from tests import run_files
 from vae import methods
 from vae import models
+from vae import rules
 from vae.data import dsprites
+from vae.methods import beta_tcvae
+from vae.methods import beta_vae
+from vae.methods.method import setting
+from vae.studies import report
 from vae.training import loop
 from vae.training import run_directory
 from vae.training import train
 
-METHODS = ('beta_tcvae', 'factor_vae', 'dip_vae_i', 'dip_vae_ii', 'annealed_vae')
-# Each method's own logged terms, beside recon, kl, elbo and kl_per_dim/i.
-OWN_TERMS = {
-    'beta_tcvae': ('mi', 'tc', 'dim_kl', 'beta'),
-    'factor_vae': ('tc_estimate', 'discriminator_loss', 'discriminator_accuracy', 'gamma'),
-    'dip_vae_i': ('dip_penalty', 'dip_off_diagonal', 'dip_diagonal', 'lambda_od'),
-    'dip_vae_ii': ('dip_penalty', 'dip_off_diagonal', 'dip_diagonal', 'lambda_od'),
-    'annealed_vae': ('capacity', 'capacity_max'),
-}
+# The registry's methods beyond the β-VAE, each through the real step and loop.
+METHODS = tuple(m for m in methods.SWEPT if m != 'beta_vae')
 
 
 def _config(method, num_train_steps=4):
@@ -30,6 +30,51 @@ def _config(method, num_train_steps=4):
   config.model, config.hidden, config.method = 'mlp', 32, method
   config.num_train_steps = num_train_steps
   return config
+
+
+def test_the_registry_refuses_a_name_or_a_setting_declared_twice():
+  with pytest.raises(ValueError, match="two methods are named 'beta_vae'"):
+    methods._registry(beta_vae.BetaVAE, beta_vae.BetaVAE)
+
+  @dataclasses.dataclass(frozen=True)
+  class Clash(beta_vae.BetaVAE):
+    name = 'clash'
+    tc_estimator: str = setting('mws', rules.OneOf(('mws',)))
+
+  with pytest.raises(ValueError, match="clash declares setting 'tc_estimator' with another rule"):
+    methods._registry(beta_tcvae.BetaTCVAE, Clash)
+
+
+def test_what_derives_from_the_registry():
+  assert methods.SWEPT == ('beta_vae', 'beta_tcvae', 'factor_vae', 'dip_vae_i', 'dip_vae_ii',
+                           'annealed_vae')
+  assert methods.AUTOENCODERS == ('ae', 'sparse_ae', 'denoising_ae', 'contractive_ae')
+  for name, method in methods.REGISTRY.items():
+    # What a summary shows of a method is among what it logs, and is a summary column.
+    assert set(method.summary_terms) <= set(method.terms)
+    assert set(method.summary_terms) <= set(report.EVAL_COLUMNS)
+    if method.strength:
+      assert methods.strength_setting(name) in methods.own_settings(name)
+  # A model's saved config keeps its method's settings and drops every other method's.
+  config = test_config.get_config()
+  config.method = 'factor_vae'
+  saved = run_directory.member_config(config, run_directory.Member(20.0, 3, '/unused'))
+  assert saved.gamma == 20.0 and saved.seed == 3 and 'discriminator_hidden' in saved
+  assert not {'beta', 'tc_estimator', 'sparsity_weight', 'capacity_max', 'mesh_shape'} & set(saved)
+
+
+@pytest.mark.parametrize('name', methods.NAMES)
+def test_every_method_logs_the_terms_it_declares(name):
+  config = _config(name)
+  method = methods.get(name)
+  model = models.create_model(config, dsprites.IMAGE_SHAPE, method.variational)
+  state = train.create_train_state(jax.random.key(0), config, model, dsprites.IMAGE_SHAPE,
+                                   dsprites.NUM_COMBINATIONS)
+  batch = dsprites.sample(jax.random.key(1), config.batch_size)
+  _, metrics = train.train_step(state, batch, jax.random.key(2))
+  assert {'loss', 'recon', *method.terms} <= set(metrics)
+  assert ('elbo' in metrics) == method.variational
+  assert all(np.isfinite(float(v)) for v in metrics.values())
 
 
 def _state(config):
@@ -79,7 +124,7 @@ def test_factor_vae_trains_its_discriminator_in_the_same_step():
 def test_every_method_trains_checkpoints_and_resumes_exactly(method, tmp_path, monkeypatch):
   straight = str(tmp_path / 'straight')
   final = loop.train_and_evaluate(_config(method), straight)
-  for name in ('recon', 'kl', 'elbo', 'log_px', 'elbo_gap', *OWN_TERMS[method]):
+  for name in ('recon', 'kl', 'elbo', 'log_px', 'elbo_gap', *methods.get(method).terms):
     assert np.isfinite(final[name]), name
   # Killed in the second fused chunk (steps 2 to 4), after the step-2 checkpoint; then re-run.
   resumed = str(tmp_path / 'resumed')

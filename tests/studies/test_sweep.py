@@ -12,6 +12,7 @@ import pytest
 
 from experiments.configs import sweep_test
 from tests import ROOT
+from vae import data
 from vae import settings
 from vae.errors import UserInputError
 from vae.studies import report
@@ -169,3 +170,72 @@ def test_a_finished_sweep_grows_by_a_strength_and_keeps_what_is_finished(finishe
   saved = run_directory.read_config(sweep.run_dir(grown, 'beta_vae', 16, 0))
   assert saved.beta == 16.0
   assert not set(run_directory.STUDY_SETTINGS) & set(saved)  # A model's config holds no sweep's.
+
+
+def _counting(monkeypatch, module, name):
+  """Counts the calls of `module.name` from here on."""
+  calls, original = [], getattr(module, name)
+
+  def counted(*args, **kwargs):
+    calls.append(None)
+    return original(*args, **kwargs)
+
+  monkeypatch.setattr(module, name, counted)
+  return calls
+
+
+def test_a_finished_sweep_grows_by_a_seed_checking_its_settings_and_opening_its_data_once(
+    finished_sweep, tmp_path, monkeypatch):
+  config, workdir, _, _ = finished_sweep
+  grown = str(tmp_path / 'grown')
+  shutil.copytree(workdir, grown)
+  finished = [sweep.run_dir(grown, 'beta_vae', b, 0) for b in (1, 8)]
+  before = {r: os.path.getmtime(os.path.join(r, 'eval_disentanglement.json')) for r in finished}
+  config = config.copy_and_resolve_references()
+  config.num_seeds = 2
+  checks = _counting(monkeypatch, settings, 'check_config')
+  opens = _counting(monkeypatch, data, 'from_config')
+  rows, excluded = sweep.run(config, grown)
+  assert len(checks) == 1 and len(opens) == 1  # The sweep path's one settings boundary.
+  assert not excluded
+  assert [(r['beta'], r['seed']) for r in rows] == [(1.0, 0), (1.0, 1), (8.0, 0), (8.0, 1)]
+  for r in finished:  # Neither trained nor scored again.
+    assert os.path.getmtime(os.path.join(r, 'eval_disentanglement.json')) == before[r]
+  with open(os.path.join(grown, 'summary.csv')) as f:  # The summary holds every model.
+    assert len(f.read().strip().splitlines()) == 1 + 4
+
+
+def test_a_finished_model_with_another_setting_it_reads_is_refused_in_one_line(finished_sweep,
+                                                                               tmp_path):
+  config, workdir, _, _ = finished_sweep
+  changed = str(tmp_path / 'changed')
+  shutil.copytree(workdir, changed)
+  config = config.copy_and_resolve_references()
+  config.learning_rate = 2 * config.learning_rate
+  with pytest.raises(UserInputError) as error:
+    sweep.run(config, changed)
+  message = str(error.value)
+  assert '\n' not in message
+  assert message.startswith(f"--workdir={sweep.run_dir(changed, 'beta_vae', 1, 0)} holds a "
+                            'finished model with other settings (learning_rate: ')
+  assert message.endswith('); use a new --workdir')
+
+
+def test_a_model_saved_with_study_device_and_other_methods_settings_is_still_finished(
+    finished_sweep, tmp_path):
+  config, workdir, rows, _ = finished_sweep
+  old = str(tmp_path / 'old')
+  shutil.copytree(workdir, old)
+  run = sweep.run_dir(old, 'beta_vae', 1, 0)
+  path = os.path.join(run, run_directory.CONFIG_FILE)
+  with open(path) as f:
+    saved = json.load(f)
+  # What a model's config held before it kept only what defines the model.
+  saved.update(betas='1,8', num_seeds=1, models_per_step=2, mesh_shape='auto', conv_impl='auto',
+               gamma=10.0, tc_estimator='mws', discriminator_hidden=1000)
+  with open(path, 'w') as f:
+    json.dump(saved, f)
+  before = os.path.getmtime(os.path.join(run, 'eval_disentanglement.json'))
+  again, excluded = sweep.run(config, old)
+  assert not excluded and len(again) == len(rows)
+  assert os.path.getmtime(os.path.join(run, 'eval_disentanglement.json')) == before
