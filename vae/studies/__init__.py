@@ -1,0 +1,1 @@
+"""Studies of many models: sweeps over a strength, comparisons of methods, summaries and plots."""
