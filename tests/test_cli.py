@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from experiments import cli
+from vae import methods
 from vae.errors import Interrupted
 from vae.errors import UserInputError
 
@@ -54,9 +55,7 @@ _CASES = {
                       'error: --config.beta=-1.0 must be >= 0'),
     'sweep_unknown_method': (
         'sweep_beta', ('--config=experiments/configs/sweep_test.py', '--config.method=vq_vae'), 1,
-        "error: unknown method 'vq_vae' (--config.method); allowed: ae, sparse_ae, denoising_ae, "
-        'contractive_ae, vae, beta_vae, beta_tcvae, factor_vae, dip_vae_i, dip_vae_ii, '
-        'annealed_vae'),
+        "error: unknown method 'vq_vae' (--config.method); allowed: " + ', '.join(methods.NAMES)),
     'compare_methods_negative_strength': (
         'compare_methods', ('--config=experiments/configs/methods_test.py',
                             '--config.method_strengths.factor_vae=-1,2'), 1,

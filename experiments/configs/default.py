@@ -9,6 +9,8 @@ the published 300k steps.
 
 import ml_collections
 
+from vae import methods
+
 
 def get_config():
   config = ml_collections.ConfigDict()
@@ -31,37 +33,10 @@ def get_config():
   # ae, sparse_ae, denoising_ae, contractive_ae, vae (= beta_vae, β=1), or the disentanglement
   # methods beta_vae, beta_tcvae, factor_vae, dip_vae_i, dip_vae_ii, annealed_vae.
   config.method = 'beta_vae'
-  # Each disentanglement method's strength, the value a sweep varies (traced: no recompiles).
-  config.beta = 4.0  # beta_vae: recon + β·KL; beta_tcvae: recon + MI + β·TC + dim-KL.
-  config.gamma = 10.0  # factor_vae: recon + KL + γ·TC (TC from the discriminator).
-  config.lambda_od = 1.0  # dip_vae_i/ii: λ_od·Σ_{i≠j} C_ij² + λ_d·Σ_i (C_ii − 1)².
-  config.capacity_max = 25.0  # annealed_vae: recon + γ_a·|KL − C(t)|, C(t) → capacity_max nats.
-  # beta_tcvae: the batch estimator of q(z), 'mws' (minibatch-weighted, the study's) or 'mss'
-  # (minibatch-stratified); N, the training set's size, is the source's own unless set here.
-  config.tc_estimator = 'mws'
-  config.dataset_size = 0
-  # dip_vae_i/ii: λ_d = lambda_d_factor_<type>·λ_od (the study's 10 for type i, 1 for type ii).
-  config.lambda_d_factor_i = 10.0
-  config.lambda_d_factor_ii = 1.0
-  # annealed_vae: γ_a and the steps T over which C(t) = min(C_max, C_max·t/T) grows.
-  config.annealed_gamma = 1000.0
-  config.annealed_steps = 100_000
-  # factor_vae: the discriminator (Kim & Mnih 2018: 6 × 1000 LeakyReLU, Adam β₁ 0.5, β₂ 0.9).
-  config.discriminator_hidden = 1000
-  config.discriminator_layers = 6
-  config.discriminator_learning_rate = 1e-4
-  # sparse_ae: recon + sparsity_weight · (|z|₁ for 'l1', Σ_j KL(target ‖ ρ̂_j) for 'kl').
-  config.sparsity_penalty = 'l1'
-  config.sparsity_weight = 1.0
-  config.sparsity_target = 0.05
-  # denoising_ae: gaussian (noise_std), masking or salt_and_pepper (drop_probability).
-  config.corruption = 'gaussian'
-  config.noise_std = 0.5
-  config.drop_probability = 0.25
-  # contractive_ae: recon + contractive_weight · ‖J‖²_F, exact or Hutchinson with num_probes.
-  config.contractive_weight = 0.1
-  config.jacobian_estimator = 'exact'
-  config.num_probes = 1
+  # Every method's settings at the defaults its module declares (vae/methods/: what each does
+  # and why), its strength among them: the value a sweep varies, traced, so no recompiles. Any
+  # can be overridden, e.g. --config.beta=8 or --config.discriminator_layers=4.
+  config.update(methods.setting_defaults())
   config.learning_rate = 5e-4
   config.batch_size = 64
   config.num_train_steps = 1000

@@ -12,19 +12,22 @@ from vae.methods import beta_tcvae
 from vae.methods import beta_vae
 from vae.methods import dip_vae
 from vae.methods import factor_vae
+from vae.methods import free_bits_vae
 from vae.methods.method import Method
 
 
 def _registry(*classes) -> dict[str, type[Method]]:
-  """{name: method}; a name or a setting declared twice with different rules is an error."""
-  registry, setting_rules = {}, {}
+  """{name: method}; a name declared twice, or a setting declared twice with another rule or
+  default, is an error."""
+  registry, declared = {}, {}
   for cls in classes:
     if cls.name in registry:
       raise ValueError(f'two methods are named {cls.name!r}')
     registry[cls.name] = cls
+    defaults = cls.setting_defaults()
     for name, rule in cls.setting_rules().items():
-      if setting_rules.setdefault(name, rule) != rule:
-        raise ValueError(f'{cls.name} declares setting {name!r} with another rule')
+      if declared.setdefault(name, (rule, defaults[name])) != (rule, defaults[name]):
+        raise ValueError(f'{cls.name} declares setting {name!r} with another rule or default')
   return registry
 
 
@@ -40,6 +43,7 @@ REGISTRY = _registry(
     dip_vae.DIPVAEI,
     dip_vae.DIPVAEII,
     annealed_vae.AnnealedVAE,
+    free_bits_vae.FreeBitsVAE,
 )
 NAMES = tuple(REGISTRY)
 # The methods with a strength to sweep, each objective once (`vae` is `beta_vae`'s).
@@ -59,6 +63,14 @@ def setting_rules() -> dict:
   merged = {}
   for cls in REGISTRY.values():
     merged.update(cls.setting_rules())
+  return merged
+
+
+def setting_defaults() -> dict:
+  """{setting: default} of every method's settings and strengths: a config's method part."""
+  merged = {}
+  for cls in REGISTRY.values():
+    merged.update(cls.setting_defaults())
   return merged
 
 

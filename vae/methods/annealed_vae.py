@@ -44,7 +44,8 @@ class AnnealedVAE(VariationalMethod):
   """recon + annealed_gamma·|KL − C(t)|, C(t) = min(C_max, C_max·t/annealed_steps)."""
 
   name = 'annealed_vae'
-  strength = Strength('capacity_max', 'C_max', (5.0, 10.0, 25.0, 50.0, 75.0, 100.0))
+  strength = Strength('capacity_max', 'C_max', (5.0, 10.0, 25.0, 50.0, 75.0, 100.0),
+                      default=25.0)
   terms = ('capacity', 'capacity_max')
   summary_terms = ('capacity',)
   annealed_gamma: float = setting(ANNEALED_GAMMA, rules.FINITE_NON_NEGATIVE)

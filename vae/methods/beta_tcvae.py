@@ -120,7 +120,7 @@ class BetaTCVAE(VariationalMethod):
   """recon + MI + β·TC + dim_KL; `dataset_size` is N (0 in a config: the source's own size)."""
 
   name = 'beta_tcvae'
-  strength = Strength('beta', 'β', (1.0, 2.0, 4.0, 6.0, 8.0, 10.0))
+  strength = Strength('beta', 'β', (1.0, 2.0, 4.0, 6.0, 8.0, 10.0), default=4.0)
   terms = ('mi', 'tc', 'dim_kl', 'beta')
   summary_terms = ('mi', 'tc', 'dim_kl')
   tc_estimator: str = setting('mws', rules.OneOf(TC_ESTIMATORS))

@@ -51,7 +51,7 @@ class BetaVAE(VariationalMethod):
   """recon + β·KL."""
 
   name = 'beta_vae'
-  strength = Strength('beta', 'β', (1.0, 2.0, 4.0, 6.0, 8.0, 16.0))
+  strength = Strength('beta', 'β', (1.0, 2.0, 4.0, 6.0, 8.0, 16.0), default=4.0)
   terms = ('beta',)
 
   def loss(self, x, outputs, likelihood, strength, *, step, key, critic_params):

@@ -20,7 +20,7 @@ from vae.methods.method import setting
 
 DIP_TYPES = ('i', 'ii')
 DIP_DIAGONAL_FACTORS = {'i': 10.0, 'ii': 1.0}  # λ_d / λ_od in the reference study.
-_STRENGTH = Strength('lambda_od', 'λ_od', (1.0, 2.0, 5.0, 10.0, 20.0, 50.0))
+_STRENGTH = Strength('lambda_od', 'λ_od', (1.0, 2.0, 5.0, 10.0, 20.0, 50.0), default=1.0)
 _TERMS = ('dip_penalty', 'dip_off_diagonal', 'dip_diagonal', 'lambda_od')
 _SUMMARY_TERMS = ('dip_off_diagonal', 'dip_diagonal')
 

@@ -90,7 +90,7 @@ class FactorVAE(VariationalMethod):
   """
 
   name = 'factor_vae'
-  strength = Strength('gamma', 'γ', (10.0, 20.0, 30.0, 40.0, 50.0, 100.0))
+  strength = Strength('gamma', 'γ', (10.0, 20.0, 30.0, 40.0, 50.0, 100.0), default=10.0)
   terms = ('tc_estimate', 'discriminator_loss', 'discriminator_accuracy', 'gamma')
   summary_terms = ('tc_estimate', 'discriminator_accuracy')
   discriminator_hidden: int = setting(1000, rules.POSITIVE_INT)

@@ -17,11 +17,13 @@ from vae import rules
 
 @dataclasses.dataclass(frozen=True)
 class Strength:
-  """The setting a sweep varies: its config name, its symbol in tables, the reference sweep."""
+  """The setting a sweep varies: its config name, its symbol in tables, the reference sweep
+(`defaults`) and a single run's value (`default`)."""
 
   setting: str
   symbol: str
   defaults: tuple[float, ...]
+  default: float
   rule: ClassVar[rules.Rule] = rules.NON_NEGATIVE
 
 
@@ -48,6 +50,12 @@ class Method:
     """{setting: rule} of the method's own settings, its strength's included."""
     own = {f.name: f.metadata['rule'] for f in dataclasses.fields(cls)}
     return {cls.strength.setting: cls.strength.rule, **own} if cls.strength else own
+
+  @classmethod
+  def setting_defaults(cls) -> dict:
+    """{setting: default} of the method's own settings, its strength's included."""
+    own = {f.name: f.default for f in dataclasses.fields(cls)}
+    return {cls.strength.setting: cls.strength.default, **own} if cls.strength else own
 
   @classmethod
   def from_config(cls, config, num_examples=None):
