@@ -5,7 +5,8 @@ representation's scores (unique across the registry: the scores are one flat dic
 representation), the least sample sizes it needs (`Least`), and a function of the `Inputs` the
 suite hands every metric: `score(inputs) -> {representation: {key: value}}`. A metric that draws
 from the dataset names its `stream`: the index of its (factor key, noise key) among the suite's
-splits of its two keys (0 and 1 draw the train and test points).
+splits of its two keys (0, 1 and 4 are the suite's own: the train and test points and the
+whole-grid quantities).
 """
 
 import dataclasses

@@ -26,10 +26,16 @@ from vae.evaluation import sampled_scores
 RESULT_FILE = 'eval_disentanglement.json'
 FACTOR_LATENT_FILE = 'factor_latent.md'
 REPRESENTATIONS = ('mean', 'sampled')
-# Streams 0 and 1 draw the train and test points; each drawing metric names its own.
-_STREAMS = 1 + max([1] + [m.stream for m in registry.METRICS if m.stream is not None])
-# The whole-grid quantities' noise: folded from the noise key, beside its splits.
+# The whole-grid quantities' noise: `fold_in(noise_key, 4)`, which is also the noise key's fifth
+# split. With streams 0 and 1 (the train and test points) it is the suite's own; each metric that
+# draws names another stream.
 _AGGREGATE_NOISE = 4
+_OWN_STREAMS = (0, 1, _AGGREGATE_NOISE)
+_STREAMS = 1 + max([1] + [m.stream for m in registry.METRICS if m.stream is not None])
+for _metric in registry.METRICS:
+  if _metric.stream in _OWN_STREAMS:
+    raise ValueError(f'metric {_metric.name!r} draws from stream {_metric.stream}, one of the '
+                     f"suite's own {_OWN_STREAMS}")
 
 
 @dataclasses.dataclass(frozen=True)
