@@ -13,6 +13,7 @@ from absl import logging
 
 from experiments import cli
 from vae.evaluation import suite
+from vae.training import run_directory
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'A run directory written by experiments.train.')
 _CHEN_MIG = flags.DEFINE_bool('chen_mig', None, "Chen et al. 2018's MIG over the whole factor "
@@ -31,7 +32,7 @@ def main(argv):
   overrides = {name: flag.value for name, flag in (
       ('chen_mig', _CHEN_MIG), ('elbo_decomposition', _ELBO_DECOMPOSITION),
       ('aggregate_samples', _AGGREGATE_SAMPLES)) if flag.value is not None}
-  results = cli.run(functools.partial(suite.evaluate_run, **overrides), _WORKDIR.value)
+  results = cli.run(functools.partial(run_directory.evaluate_run, **overrides), _WORKDIR.value)
   scalars = {**results['mean'], **{name: value for name, value in
                                     results.get('aggregate_posterior', {}).items()
                                     if isinstance(value, float)}}

@@ -13,14 +13,14 @@ import sys
 
 from vae import files
 from vae.evaluation import marginal_likelihood
+from vae.evaluation import model_evaluation
 from vae.training import checkpoint
 from vae.training import metric_writer
-from vae.training import run_directory
 
 PHASES = {'row': (metric_writer.MetricWriter, 'write'),
           'checkpoint': (checkpoint.Checkpoints, 'save'),
           'log_px': (marginal_likelihood, 'vae_log_px'),
-          'figures': (run_directory, 'save_figures'),
+          'figures': (model_evaluation, 'save_figures'),
           'complete': (files, 'write_json_atomic')}
 
 

@@ -8,7 +8,6 @@ declaration, `vae.methods`). Settings a config does not have (a sweep's `num_see
 run's config, a setting added after a run was saved) are not checked.
 """
 
-import inspect
 import math
 
 from vae import data
@@ -19,10 +18,8 @@ from vae import models
 from vae import rules
 from vae.errors import UserInputError
 from vae.evaluation import aggregate_posterior
-from vae.evaluation import mig
-from vae.evaluation import modularity
+from vae.evaluation import registry
 from vae.evaluation import sampled_scores
-from vae.evaluation import unsupervised
 from vae.training import parallel
 
 # jax.random.key folds a seed onto 32 bits without jax_enable_x64: key(2**63 - 1) is
@@ -45,23 +42,6 @@ _POSITIVE_INT_SETTINGS = ('latents', 'batch_size', 'num_train_steps', 'log_every
 _REAL_SETTINGS = {'fixed_logvar': rules.real(math.isfinite, 'a finite number'),
                   'learning_rate': rules.FINITE_POSITIVE}
 
-# The suite calls these with their default histogram size: fewer points than bins raises.
-_HISTOGRAM_BINS = max(inspect.signature(f).parameters['num_bins'].default
-                      for f in (mig.mig, modularity.modularity_explicitness,
-                                unsupervised.unsupervised))
-
-# config.disentanglement sizes: (least value, why, when more than 1).
-_DISENTANGLEMENT_SIZES = {
-    'num_train': (_HISTOGRAM_BINS, f'MIG, modularity and the unsupervised scores histogram the '
-                                   f'codes into {_HISTOGRAM_BINS} bins'),
-    'num_test': (2, 'the explicitness ROC AUC needs two test points'),
-    'encode_batch_size': (1, ''),
-    'sampled_batch_size': (2, 'BetaVAE pairs and FactorVAE variances need two per batch'),
-    'sampled_num_train': (1, ''),
-    'sampled_num_eval': (1, ''),
-    'num_variance_estimate': (2, 'the FactorVAE global variance needs two points'),
-    'aggregate_samples': (1, ''),
-}
 
 
 def _check_seeds(config):
@@ -129,7 +109,7 @@ def check_disentanglement(sizes, dataset=None, dataset_name=''):
   if 'mean' not in scored or not set(scored) <= {'mean', 'sampled'}:
     raise UserInputError(f"--config.disentanglement.representations={sizes.representations!r} "
                          "must be 'mean' or 'mean,sampled'")
-  for name, (least, why) in _DISENTANGLEMENT_SIZES.items():
+  for name, (least, why) in registry.LEAST_SIZES.items():  # What each metric declares it needs.
     if name not in sizes:
       continue
     value, flag = sizes[name], f'--config.disentanglement.{name}'

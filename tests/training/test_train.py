@@ -10,6 +10,7 @@ from benchmarks import conv_precision
 from vae import models
 from vae.data import dsprites
 from vae.errors import UserInputError
+from vae.evaluation import model_evaluation
 from vae.training import loop
 from vae.training import train
 from vae.training.metric_writer import read_metrics
@@ -40,10 +41,10 @@ def test_train_step_lowers_the_loss_on_a_fixed_batch(config):
   batch = dsprites.sample(jax.random.key(1), config.batch_size)
   state = _state(config)
   key = jax.random.key(2)
-  loss_before = train.eval_step(state, batch, key)['loss']
+  loss_before = model_evaluation.eval_step(state, batch, key)['loss']
   for _ in range(3):
     state, _ = train.train_step(state, batch, key)
-  assert train.eval_step(state, batch, key)['loss'] < loss_before
+  assert model_evaluation.eval_step(state, batch, key)['loss'] < loss_before
 
 
 def test_train_step_is_deterministic_given_its_key(config):
@@ -60,8 +61,8 @@ def test_evaluate_weights_chunks_by_size(config):
   state = _state(config)
   images = dsprites.sample(jax.random.key(1), 24)
   key = jax.random.key(3)
-  chunked = train.evaluate(state, images, key, batch_size=16)
-  metrics = [train.eval_step(state, images[s:s + 16], jax.random.fold_in(key, i))
+  chunked = model_evaluation.evaluate(state, images, key, batch_size=16)
+  metrics = [model_evaluation.eval_step(state, images[s:s + 16], jax.random.fold_in(key, i))
              for i, s in enumerate((0, 16))]
   expected = (16 * float(metrics[0]['recon']) + 8 * float(metrics[1]['recon'])) / 24
   # The same compiled eval_step on the same chunks and keys, weighted in float64: equal up to

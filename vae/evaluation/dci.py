@@ -27,6 +27,7 @@ import numpy as np
 
 from vae.errors import UserInputError
 from vae.evaluation import hist_gbt
+from vae.evaluation import metric
 from vae.evaluation import validation
 
 # The reference adds 1e-11 inside the entropy so an all-zero row is uniform.
@@ -159,3 +160,9 @@ def dci(codes_train, factors_train, codes_test, factors_test,
   """
   return dci_of_each({None: codes_train}, factors_train, {None: codes_test}, factors_test,
                      backend, seed)[None]
+
+
+METRIC = metric.Metric(
+    'dci', ('disentanglement', 'completeness', 'informativeness_train', 'informativeness_test'),
+    lambda inputs: dci_of_each(inputs.codes_train, inputs.factors_train, inputs.codes_test,
+                               inputs.factors_test))

@@ -8,8 +8,10 @@ with ``np.digitize`` against all edges but the last, so bin labels run
 
 import numpy as np
 
+NUM_BINS = 20  # The reference's bins per code.
 
-def histogram_discretize(codes, num_bins=20):
+
+def histogram_discretize(codes, num_bins=NUM_BINS):
   """Integer bin labels ``1..num_bins`` for each column of ``codes [N, D]``."""
   codes = np.asarray(codes, dtype=np.float64)
   labels = np.empty(codes.shape, dtype=np.int64)

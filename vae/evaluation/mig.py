@@ -12,6 +12,7 @@ import numpy as np
 from vae.evaluation import discretize
 from vae.evaluation import gaps
 from vae.evaluation import information
+from vae.evaluation import metric
 from vae.evaluation import validation
 
 
@@ -20,7 +21,7 @@ def mig_from_information(mi, factor_entropies):
   return float(np.mean(gaps.top_two_gap(mi) / factor_entropies))
 
 
-def mig(codes, factors, num_bins=20):
+def mig(codes, factors, num_bins=discretize.NUM_BINS):
   """Mutual Information Gap of ``codes [N, C]`` w.r.t. ``factors [N, F]``.
 
   Returns ``{'discrete_mig': score}``; see the module docstring.
@@ -31,3 +32,7 @@ def mig(codes, factors, num_bins=20):
   mi = information.mutual_information_matrix(
       discretize.histogram_discretize(codes, num_bins), factors)
   return {'discrete_mig': mig_from_information(mi, information.entropies(factors))}
+
+
+METRIC = metric.Metric('mig', ('discrete_mig',), metric.of_train(mig),
+                       least=(metric.histogram('MIG', discretize.NUM_BINS),))

@@ -19,6 +19,7 @@ import numpy as np
 from vae.evaluation import classifiers
 from vae.evaluation import discretize
 from vae.evaluation import information
+from vae.evaluation import metric
 from vae.evaluation import validation
 
 
@@ -62,7 +63,7 @@ def explicitness_per_factor(codes_train, factor_train, codes_test, factor_test):
 
 
 def modularity_explicitness(codes_train, factors_train, codes_test,
-                            factors_test, num_bins=20):
+                            factors_test, num_bins=discretize.NUM_BINS):
   """Modularity and explicitness of codes ``[N, num_codes]`` w.r.t. factors ``[N, F]``.
 
   Returns ``modularity_score``, ``explicitness_score_train`` and
@@ -82,3 +83,10 @@ def modularity_explicitness(codes_train, factors_train, codes_test,
       'explicitness_score_train': float(np.mean(explicitness[:, 0])),
       'explicitness_score_test': float(np.mean(explicitness[:, 1])),
   }
+
+
+METRIC = metric.Metric(
+    'modularity', ('modularity_score', 'explicitness_score_train', 'explicitness_score_test'),
+    metric.of_split(modularity_explicitness),
+    least=(metric.histogram('modularity', discretize.NUM_BINS),
+           metric.Least('num_test', 2, 'the explicitness ROC AUC', 'needs two test points')))

@@ -13,6 +13,7 @@ import numpy as np
 
 from vae.evaluation import classifiers
 from vae.evaluation import gaps
+from vae.evaluation import metric
 from vae.evaluation import validation
 
 # Below this variance a code is treated as constant (the reference's 1e-12).
@@ -64,3 +65,6 @@ def sap(codes_train, factors_train, codes_test, factors_test,
   scores = sap_score_matrix(codes_train, factors_train, codes_test,
                             factors_test, continuous_factors)
   return {'sap_score': float(np.mean(gaps.top_two_gap(scores)))}
+
+
+METRIC = metric.Metric('sap', ('sap_score',), metric.of_split(sap))

@@ -1,41 +1,41 @@
-"""The whole disentanglement suite on one trained model, on its mean and sampled codes.
+"""The whole disentanglement suite on one model, on its mean and sampled codes.
 
-`evaluate_state` scores a VAE's mean representation E_q[z|x] and a sampled one z ~ q(z|x) with
-every metric (Locatello et al. 2019's choice of both) and flattens the results to one dict per
-representation. Keys are each metric's own, except the two classifier scores whose
-`train_accuracy`/`eval_accuracy` would collide: those carry `beta_vae_` / `factor_vae_` prefixes.
-Beside them: `factor_latent` (which latents carry which factor, `vae.evaluation.factor_latent`,
-of the mean codes) and, where `sizes.chen_mig` / `sizes.elbo_decomposition` ask for them,
-`aggregate_posterior`: Chen et al. 2018's MIG and ELBO decomposition over the whole factor grid.
+`evaluate_state` scores a VAE's mean representation E_q[z|x] and a sampled one z ~ q(z|x)
+(Locatello et al. 2019's choice of both) with every metric of `vae.evaluation.registry`, in its
+order, and gathers their keys (unique across the registry) into one flat dict per
+representation. Beside them: `factor_latent` (which latents carry which factor,
+`vae.evaluation.factor_latent`, of the mean codes) and, where `sizes.chen_mig` /
+`sizes.elbo_decomposition` ask for them, `aggregate_posterior`: Chen et al. 2018's MIG and ELBO
+decomposition over the whole factor grid. `vae.evaluation.model_evaluation` writes them.
 """
 
 import dataclasses
-import os
 import time
 from typing import Any
 
 import jax
 
 from vae import distributions
-from vae import files
 from vae import models
-from vae import plotting
-from vae import settings
-from vae.evaluation import active_units
 from vae.evaluation import aggregate_posterior
-from vae.evaluation import dci
 from vae.evaluation import factor_latent
-from vae.evaluation import mig
-from vae.evaluation import modularity
+from vae.evaluation import metric
+from vae.evaluation import registry
 from vae.evaluation import sampled_scores
-from vae.evaluation import sap
-from vae.evaluation import unsupervised
-from vae.training import run_directory
-from vae.training import train
 
 RESULT_FILE = 'eval_disentanglement.json'
 FACTOR_LATENT_FILE = 'factor_latent.md'
 REPRESENTATIONS = ('mean', 'sampled')
+# The whole-grid quantities' noise: `fold_in(noise_key, 4)`, which is also the noise key's fifth
+# split. With streams 0 and 1 (the train and test points) it is the suite's own; each metric that
+# draws names another stream.
+_AGGREGATE_NOISE = 4
+_OWN_STREAMS = (0, 1, _AGGREGATE_NOISE)
+_STREAMS = 1 + max([1] + [m.stream for m in registry.METRICS if m.stream is not None])
+for _metric in registry.METRICS:
+  if _metric.stream in _OWN_STREAMS:
+    raise ValueError(f'metric {_metric.name!r} draws from stream {_metric.stream}, one of the '
+                     f"suite's own {_OWN_STREAMS}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,11 +86,10 @@ def tabulates(dataset, sizes):
 
 
 def observations_to_encode(sizes):
-  """How many observations the suite encodes at `sizes` without a table of the grid."""
-  points = sizes.sampled_num_train + sizes.sampled_num_eval
-  # BetaVAE: a batch of pairs per point; FactorVAE: a batch per point and the variance estimate.
-  return (sizes.num_train + sizes.num_test + 3 * sizes.sampled_batch_size * points
-          + sizes.num_variance_estimate)
+  """How many observations the suite encodes at `sizes` without a table of the grid: the train
+  and test points, and what each metric draws."""
+  return sizes.num_train + sizes.num_test + sum(
+      m.observations(sizes) for m in registry.METRICS if m.observations)
 
 
 def _aggregate_posterior_scores(dataset, table, key, sizes):
@@ -109,10 +108,6 @@ def _aggregate_posterior_scores(dataset, table, key, sizes):
   return scores
 
 
-def _prefixed(prefix, scores):
-  return {f'{prefix}_{name}': value for name, value in scores.items()}
-
-
 class _Stopwatch:
   """Wall seconds per named stage, summed over the stage's calls."""
 
@@ -126,17 +121,21 @@ class _Stopwatch:
     return result
 
 
-def _array_scores(codes_train, factors_train, codes_test, factors_test, timed):
-  """The scores of one representation's codes of the train and test points (a flat dict)."""
-  split = (codes_train, factors_train, codes_test, factors_test)
-  return {**timed('active_units', active_units.active_units, codes_train),
-          **timed('mig', mig.mig, codes_train, factors_train),
-          **timed('sap', sap.sap, *split),
-          **timed('modularity', modularity.modularity_explicitness, *split),
-          **timed('unsupervised', unsupervised.unsupervised, codes_train)}
+def _gathered(metrics, inputs, timed):
+  """{representation: every metric's scores (floats)}, the metrics in order, each timed."""
+  results = {name: {} for name in inputs.codes_train}
+  for m in metrics:
+    scores = timed(m.name, m.score, inputs)
+    for name, values in results.items():
+      if set(scores[name]) != set(m.keys):
+        raise RuntimeError(f'metric {m.name!r} wrote {sorted(scores[name])}, not its declared '
+                           f'keys {sorted(m.keys)}')
+      values.update({key: float(value) for key, value in scores[name].items()})
+  return results
 
 
-def evaluate_representations(dataset, encoder, key, noise_key, sizes, timed=None):
+def evaluate_representations(dataset, encoder, key, noise_key, sizes, timed=None,
+                             metrics=registry.METRICS):
   """{name: every score (a flat dict of floats)} of each representation of `encoder`.
 
   Every representation is scored on the same observations, each set encoded once; `noise_key`
@@ -144,38 +143,24 @@ def evaluate_representations(dataset, encoder, key, noise_key, sizes, timed=None
   each stage.
   """
   timed = timed or _Stopwatch()
-  train_key, test_key, beta_key, factor_key = jax.random.split(key, 4)
-  noise = jax.random.split(noise_key, 4)
+  keys, noise = jax.random.split(key, _STREAMS), jax.random.split(noise_key, _STREAMS)
   # Observations encoded per step of the in-graph pass: throughput only, not the codes.
   per_step = {'observations_per_step': sizes.encode_batch_size}
   factor_names, table, aggregate = dataset.factor_names, None, {}
   if whole_grid(sizes):
     table = timed('encoding', sampled_scores.grid_statistics, dataset, encoder, **per_step)
     aggregate = timed('aggregate_posterior', _aggregate_posterior_scores, dataset, table,
-                      jax.random.fold_in(noise_key, len(noise)), sizes)
+                      jax.random.fold_in(noise_key, _AGGREGATE_NOISE), sizes)
   if tabulates(dataset, sizes):
     dataset, encoder = timed('encoding', sampled_scores.tabulated, dataset, encoder, table=table,
                              **per_step)
   codes_train, factors_train = timed('encoding', sampled_scores.codes_and_factors, dataset,
-                                     encoder, train_key, noise[0], sizes.num_train, **per_step)
+                                     encoder, keys[0], noise[0], sizes.num_train, **per_step)
   codes_test, factors_test = timed('encoding', sampled_scores.codes_and_factors, dataset,
-                                   encoder, test_key, noise[1], sizes.num_test, **per_step)
-  beta = timed('beta_vae', sampled_scores.beta_vae_scores, dataset, encoder, beta_key, noise[2],
-               sizes.sampled_batch_size, sizes.sampled_num_train, sizes.sampled_num_eval,
-               **per_step)
-  factor = timed('factor_vae', sampled_scores.factor_vae_scores, dataset, encoder, factor_key,
-                 noise[3], sizes.sampled_batch_size, sizes.sampled_num_train,
-                 sizes.sampled_num_eval, sizes.num_variance_estimate, **per_step)
-  dci_scores = timed('dci', dci.dci_of_each, codes_train, factors_train, codes_test,
-                     factors_test)
-  results = {}
-  for name in codes_train:
-    scores = _array_scores(codes_train[name], factors_train, codes_test[name], factors_test,
-                           timed)
-    scores.update(dci_scores[name])
-    scores.update(_prefixed('beta_vae', beta[name]))
-    scores.update(_prefixed('factor_vae', factor[name]))
-    results[name] = {score: float(value) for score, value in scores.items()}
+                                   encoder, keys[1], noise[1], sizes.num_test, **per_step)
+  inputs = metric.Inputs(dataset, encoder, codes_train, factors_train, codes_test, factors_test,
+                         sizes, tuple(keys), tuple(noise), sizes.encode_batch_size)
+  results = _gathered(metrics, inputs, timed)
   results['factor_latent'] = timed('factor_latent', factor_latent.factor_latent,
                                    codes_train['mean'], factors_train, factor_names)
   if aggregate:
@@ -204,41 +189,3 @@ def evaluate_state(state, dataset, key, sizes):
   results['seconds'] = time.perf_counter() - start
   results['stage_seconds'] = timed.seconds
   return results
-
-
-def write_scores(workdir, config, dataset, state, sizes=None):
-  """Scores `state` (the model of `config`) and writes `workdir/eval_disentanglement.json`,
-  with the final eval row's `elbo`, `log_px` and `elbo_gap` under `likelihood` when it has them."""
-  sizes = sizes or config.disentanglement
-  results = evaluate_state(state, dataset, train.named_keys(config.seed)['disentanglement'],
-                           sizes)
-  results['step'] = int(state.step)
-  # The final evaluation's log p(x) beside the scores, so this one file describes the model.
-  row = run_directory.final_eval_row(workdir, results['step']) or {}
-  if 'log_px' in row:
-    results['likelihood'] = {name: row[name] for name in ('elbo', 'log_px', 'elbo_gap')}
-  plotting.save_factor_latent(os.path.join(workdir, 'figures', 'factor_latent.png'),
-                              results['factor_latent'])
-  files.write_atomic(os.path.join(workdir, FACTOR_LATENT_FILE),
-                     factor_latent.markdown(results['factor_latent']))
-  files.write_json_atomic(os.path.join(workdir, RESULT_FILE), results)
-  return results
-
-
-def evaluate_run(workdir, sizes=None, **overrides):
-  """Scores the model saved in `workdir` (its newest intact checkpoint), holding its lock.
-
-  `overrides` replace entries of the sample sizes (the run's own `config.disentanglement`
-  unless `sizes` is given), e.g. `chen_mig=True` to add Chen et al.'s MIG to a finished run.
-  """
-  run_directory.read_config(workdir)  # A directory without a model is a one-line error, not a lock.
-  lock = files.DirectoryLock(workdir)
-  try:
-    config, dataset, state = run_directory.restore_run(workdir)
-    sizes = (sizes or config.disentanglement).copy_and_resolve_references()
-    with sizes.unlocked():
-      sizes.update(overrides)
-    settings.check_disentanglement(sizes, dataset, config.dataset)
-    return write_scores(workdir, config, dataset, state, sizes)
-  finally:
-    lock.release()

@@ -23,6 +23,7 @@ import numpy as np
 
 from vae.evaluation import discretize
 from vae.evaluation import information
+from vae.evaluation import metric
 from vae.evaluation import validation
 
 
@@ -60,7 +61,7 @@ def mean_pairwise_information(discrete_codes):
   return float(mi.sum() / (num_codes ** 2 - num_codes))
 
 
-def unsupervised(codes, num_bins=20):
+def unsupervised(codes, num_bins=discretize.NUM_BINS):
   """Unsupervised scores of codes ``[N, num_codes]``; see the module docstring."""
   codes = validation.as_matrix(codes, 'codes')
   validation.check_enough_samples(codes.shape[0], num_bins)
@@ -75,3 +76,10 @@ def unsupervised(codes, num_bins=20):
       'mutual_info_score': mean_pairwise_information(
           discretize.histogram_discretize(codes, num_bins)),
   }
+
+
+METRIC = metric.Metric(
+    'unsupervised', ('gaussian_total_correlation', 'gaussian_wasserstein_correlation',
+                     'gaussian_wasserstein_correlation_norm', 'mutual_info_score'),
+    metric.of_codes(unsupervised),
+    least=(metric.histogram('the unsupervised scores', discretize.NUM_BINS),))

@@ -17,7 +17,6 @@ import numpy as np
 
 from vae import files
 from vae import settings
-from vae.evaluation import suite
 from vae.studies import report
 from vae.training import loop
 from vae.training import parallel
@@ -39,12 +38,6 @@ def members(config, workdir) -> list[run_directory.Member]:
           for v in settings.sweep_strengths(config) for s in range(config.num_seeds)]
 
 
-def _score(sizes):
-  def score(run, state):
-    suite.write_scores(run.member.workdir, run.config, run.dataset, state, sizes)
-  return score
-
-
 def train_sweep(config, dataset, workdir) -> list[run_directory.Member]:
   """Trains and scores every unfinished member, `models_per_step` at a time; returns the
   finished ones.
@@ -56,7 +49,7 @@ def train_sweep(config, dataset, workdir) -> list[run_directory.Member]:
   todo = [m for m in sweep if not run_directory.is_complete(m.workdir, config.num_train_steps)]
   logging.info('sweep of %d models: %d to train or finish', len(sweep), len(todo))
   results = loop.train_members(config, dataset, sweep, group_size=config.models_per_step,
-                                   score=_score(config.disentanglement))
+                               disentanglement=config.disentanglement)
   for member, result in zip(sweep, results):
     if result.failure and parallel.writes_checkpoints() and run_directory.failure(member.workdir) is None:
       run_directory.record_failure(member.workdir, result.failure)

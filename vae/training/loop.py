@@ -226,7 +226,7 @@ def _train(config, dataset, runs, layout):
   return {run: outcome.get(run, members[i]) for i, run in enumerate(runs)}
 
 
-def _run_group(config, dataset, model, group, score):
+def _run_group(config, dataset, model, group, disentanglement):
   """Trains and finishes the unfinished members of one group: {member: MemberResult}."""
   num_steps = config.num_train_steps
   results, todo = {}, []
@@ -262,27 +262,30 @@ def _run_group(config, dataset, model, group, score):
       if state is None:
         state = run.checkpoints.restore(num_steps, run.initial_state)[0]
       logging.info('finishing model %d/%d: %s', i + 1, len(runs), run.member.workdir)
-      results[run.member] = MemberResult(run.finish(state, score))
+      results[run.member] = MemberResult(run.finish(state, disentanglement))
   finally:
     for run in runs:
       run.close()
   return results
 
 
-def train_members(config, dataset, members, group_size=None, score=None) -> list[MemberResult]:
+def train_members(config, dataset, members, group_size=None,
+                  disentanglement=None) -> list[MemberResult]:
   """Trains each member (strength, seed, workdir) of `config` on `dataset` to the end and
   finishes it; `config` is checked (`vae.settings.check_config`) and `dataset` is its source.
 
   Members train `group_size` at a time (default: all at once). Finishing writes the figures,
-  calls `score(run, final_state)` (`run` a `run_directory.RunDir`) when given, and marks the model complete. Re-running skips
-  complete members and resumes the rest exactly. Returns one MemberResult per member.
+  the disentanglement suite's scores at the sample sizes `disentanglement` when given
+  (`vae.evaluation.model_evaluation`), and marks the model complete. Re-running skips complete
+  members and resumes the rest exactly. Returns one MemberResult per member.
   """
   model = train.create_model(config, dataset.observation_shape)
   group_size = group_size or len(members)
   check_memory(config, dataset, model, parallel.layout(config, min(group_size, len(members))))
   results = {}
   for start in range(0, len(members), group_size):
-    results.update(_run_group(config, dataset, model, members[start:start + group_size], score))
+    results.update(_run_group(config, dataset, model, members[start:start + group_size],
+                              disentanglement))
   parallel.barrier('every member finished')  # Before process 0 reads their files.
   return [results[m] for m in members]
 

@@ -4,8 +4,9 @@
     metrics.jsonl            train/eval rows; rows after the restored checkpoint are dropped
     tensorboard/             rebuilt from metrics.jsonl whenever the run is opened
     checkpoints/<step>/      verified checkpoints (`vae.training.checkpoint`), the newest 2 intact kept
-    figures/*.png            from the final state
-    eval_disentanglement.json  (sweeps) the scores of the final state
+    figures/*.png            from the final state (`vae.evaluation.model_evaluation`)
+    eval_disentanglement.json  (sweeps) the suite's scores of the final state (`evaluate_run`
+                             scores a finished run again)
     complete.json            written last, atomically: the model is finished at its `step`
 
 A model is finished only when `complete.json` names `num_train_steps`. Everything else is
@@ -24,11 +25,9 @@ import ml_collections
 
 from vae import files
 from vae import methods
-from vae import models
-from vae import plotting
 from vae import settings
 from vae.errors import UserInputError
-from vae.evaluation import marginal_likelihood
+from vae.evaluation import model_evaluation
 from vae.training import checkpoint
 from vae.training import metric_writer
 from vae.training import parallel
@@ -38,7 +37,7 @@ from vae.training.metric_writer import MetricWriter, read_metrics
 CONFIG_FILE = 'config.json'
 COMPLETE_FILE = 'complete.json'
 FAILED_FILE = 'failed.txt'
-FIGURES_DIR = 'figures'
+FIGURES_DIR = model_evaluation.FIGURES_DIR
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,20 +177,13 @@ class RunDir:
     return state, progress
 
   def evaluate(self, state):
-    """The eval row of `state`; the final one of a VAE adds `log_px` and `elbo_gap`."""
-    metrics = train.evaluate(state, self.eval_images, self.keys['eval_noise'],
-                             self.config.eval_batch_size)
-    if int(state.step) == self.config.num_train_steps and isinstance(state.model, models.VAE):
-      config = self.config
-      log_px = marginal_likelihood.vae_log_px(state.model, state.params, self.eval_images,
-                                     self.keys['log_px'], config.num_importance_samples,
-                                     config.importance_chunk_size, config.eval_batch_size)
-      # log p(x) − ELBO = KL(q(z|x) ‖ p(z|x)) on average: what the ELBO gives up (exercise 8).
-      metrics.update(log_px=log_px, elbo_gap=log_px - metrics['elbo'])
-    return metrics
+    """The eval row of `state` (`model_evaluation.eval_row`: the final one of a VAE adds `log_px`
+    and `elbo_gap`)."""
+    return model_evaluation.eval_row(state, self.eval_images, self.keys, self.config)
 
-  def finish(self, state, score=None):
-    """Figures, then `score(self, state)` (if any), then the completion marker, last."""
+  def finish(self, state, disentanglement=None):
+    """The final evaluation (`model_evaluation.write_final`: figures, then the suite's files at
+    the sample sizes `disentanglement`, if given), then the completion marker, last."""
     step = int(state.step)
     self.checkpoints.prune()  # A kill may have cut the pruning after the final save short.
     eval_metrics = final_eval_row(self.member.workdir, step)
@@ -200,10 +192,8 @@ class RunDir:
         self.writer = MetricWriter(self.member.workdir, resume_step=step)
       eval_metrics = self.evaluate(state)
       self.writer.write(step, 'eval', eval_metrics)
-    save_figures(state, self.eval_images, self.keys['sample'], eval_metrics,
-                 os.path.join(self.member.workdir, FIGURES_DIR))
-    if score is not None:
-      score(self, state)
+    model_evaluation.write_final(self.member.workdir, state, self.eval_images, self.keys,
+                                 eval_metrics, self.dataset, disentanglement)
     if self.writer is None:  # Not rebuilt by this process: a killed attempt may have lost events.
       metric_writer.rebuild_events(self.member.workdir)
     else:
@@ -217,24 +207,6 @@ class RunDir:
       self.writer.close()
     if self._lock is not None:
       self._lock.release()
-
-
-def save_figures(state: train.TrainState, images, key, eval_metrics, figures_dir):
-  """reconstructions.png, and for a VAE samples.png and traversals.png (only it generates)."""
-  variables = {'params': state.params}
-  apply = state.model.apply
-  originals = images[:8]
-  recon = apply(variables, originals, method='reconstruct')
-  plotting.save_reconstructions(os.path.join(figures_dir, 'reconstructions.png'), originals, recon)
-  if not isinstance(state.model, models.VAE):
-    return
-  kl_per_dim = [eval_metrics[f'kl_per_dim/{i}'] for i in range(state.model.latents)]
-  samples = apply(variables, key, 32, method=models.VAE.sample)
-  plotting.save_samples(os.path.join(figures_dir, 'samples.png'), samples)
-  values = jnp.linspace(-2.5, 2.5, 9)
-  traversal = apply(variables, images[:1], values, method=models.VAE.traverse)
-  plotting.save_traversals(os.path.join(figures_dir, 'traversals.png'), traversal, values,
-                           kl_per_dim)
 
 
 def restore_run(workdir, dataset=None):
@@ -261,3 +233,26 @@ def restore_run(workdir, dataset=None):
     raise UserInputError(f'--workdir={workdir} has no checkpoint to evaluate')
   checkpoints.warn_damaged_after(intact[0])
   return config, dataset, checkpoints.restore(intact[0], state)[0]
+
+
+def evaluate_run(workdir, sizes=None, **overrides):
+  """Scores the model saved in `workdir` (its newest intact checkpoint) with the disentanglement
+  suite (`model_evaluation.write_scores`), holding its lock.
+
+  `overrides` replace entries of the sample sizes (the run's own `config.disentanglement`
+  unless `sizes` is given), e.g. `chen_mig=True` to add Chen et al.'s MIG to a finished run.
+  """
+  read_config(workdir)  # A directory without a model is a one-line error, not a lock.
+  lock = files.DirectoryLock(workdir)
+  try:
+    config, dataset, state = restore_run(workdir)
+    sizes = (sizes or config.disentanglement).copy_and_resolve_references()
+    with sizes.unlocked():
+      sizes.update(overrides)
+    settings.check_disentanglement(sizes, dataset, config.dataset)
+    step = int(state.step)
+    return model_evaluation.write_scores(workdir, state, dataset,
+                                         train.named_keys(config.seed)['disentanglement'], sizes,
+                                         final_eval_row(workdir, step))
+  finally:
+    lock.release()

@@ -1,7 +1,8 @@
-"""Training VAEs and autoencoders, the pure part: the state, the jitted step, fused steps, evaluation.
+"""Training VAEs and autoencoders, the pure part: the state, the jitted step, fused steps.
 
-Nothing here touches files; `vae.training.loop` drives these functions and `vae.training.run_directory` owns what
-a run writes. A group of models that share a config but not β or seed (one model for a single
+Nothing here touches files; `vae.training.loop` drives these functions,
+`vae.training.run_directory` owns what a run writes and `vae.evaluation.model_evaluation` evaluates
+the states. A group of models that share a config but not β or seed (one model for a single
 run, many for a sweep) trains with one `vmap`-ed, `scan`-fused program (`group_train_steps`).
 
 Keys: one `jax.random.key(config.seed)` split once into `init`, `train`, `eval` and `sample`
@@ -45,8 +46,8 @@ class TrainState:
 def named_keys(seed):
   """The run's keys: `init`, `train`, `sample`, and `eval` split into data, noise, metrics.
 
-  `log_px` (the importance samples of the final evaluation) is folded from `eval`, so adding it
-  left the other keys as they were.
+  `log_px` (the importance samples of the final evaluation) is folded from `eval`, so the other
+  keys do not depend on it.
   """
   init, train, evaluation, sample = jax.random.split(jax.random.key(seed), 4)
   eval_data, eval_noise, disentanglement = jax.random.split(evaluation, 3)
@@ -141,23 +142,6 @@ def train_steps(state: TrainState, train_key, sample_batch, batch_size: int, num
     return _train_step(state, sample_batch(data_key, batch_size), noise_key)
 
   return jax.lax.scan(body, state, state.step + jnp.arange(num_steps))
-
-
-@jax.jit
-def eval_step(state: TrainState, batch, key):
-  """The named scalars of the loss on `batch`, without updating anything."""
-  return _loss(state.params, _critic_params(state), state, batch, key)[1]
-
-
-def evaluate(state: TrainState, images, key, batch_size):
-  """Scalars averaged over `images` (weighted by chunk size, in float64), ε from `key`."""
-  totals, count = {}, 0
-  for i, start in enumerate(range(0, len(images), batch_size)):
-    chunk = images[start:start + batch_size]
-    for name, value in eval_step(state, chunk, jax.random.fold_in(key, i)).items():
-      totals[name] = totals.get(name, 0.0) + float(value) * len(chunk)
-    count += len(chunk)
-  return {name: total / count for name, total in totals.items()}
 
 
 def group_train_steps(states, train_keys, sample_batch, batch_size, num_steps):

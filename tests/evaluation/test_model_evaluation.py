@@ -1,0 +1,52 @@
+"""A model's final evaluation: its place below the loop, and the eval row it adds log p(x) to."""
+
+import ast
+import pathlib
+
+import jax
+import ml_collections
+
+from experiments.configs import test as test_config
+from vae.data import dsprites
+from vae.evaluation import model_evaluation
+from vae.training import train
+
+_EVALUATION = pathlib.Path(model_evaluation.__file__).parent
+
+
+def _imported(path):
+  """Every module name `path` imports (`import a.b`, `from a.b import c` gives a.b and a.b.c)."""
+  names = set()
+  for node in ast.walk(ast.parse(path.read_text())):
+    if isinstance(node, ast.Import):
+      names.update(alias.name for alias in node.names)
+    elif isinstance(node, ast.ImportFrom) and node.module:
+      names.add(node.module)
+      names.update(f'{node.module}.{alias.name}' for alias in node.names)
+  return names
+
+
+def test_nothing_in_evaluation_imports_the_loop_or_the_studies():
+  modules = sorted(_EVALUATION.glob('*.py'))
+  assert len(modules) > 10
+  upward = {path.name: sorted(name for name in _imported(path)
+                              if name.split('.')[:2] in (['vae', 'training'], ['vae', 'studies']))
+            for path in modules}
+  assert {name: found for name, found in upward.items() if found} == {}
+
+
+def _state(config, step):
+  model = train.create_model(config, dsprites.IMAGE_SHAPE)
+  state = train.create_train_state(jax.random.key(0), config, model, dsprites.IMAGE_SHAPE)
+  return state.replace(step=jax.numpy.asarray(step, jax.numpy.int32))
+
+
+def test_only_the_final_row_of_a_vae_adds_log_px():
+  config = ml_collections.ConfigDict(test_config.get_config().to_dict())
+  images = dsprites.sample(jax.random.key(1), 8)
+  keys = train.named_keys(0)
+  middle = model_evaluation.eval_row(_state(config, 1), images, keys, config)
+  final = model_evaluation.eval_row(_state(config, config.num_train_steps), images, keys, config)
+  assert 'log_px' not in middle
+  assert final['elbo_gap'] == final['log_px'] - final['elbo']
+  assert {name: final[name] for name in middle} == middle  # The same ε: the same loss terms.
