@@ -56,20 +56,6 @@ def test_train_step_is_deterministic_given_its_key(config):
   assert float(a['loss']) != float(c['loss'])
 
 
-def test_evaluate_weights_chunks_by_size(config):
-  # The mean over 24 images in chunks of 16 + 8 equals the single-batch mean (brute force).
-  state = _state(config)
-  images = dsprites.sample(jax.random.key(1), 24)
-  key = jax.random.key(3)
-  chunked = model_evaluation.evaluate(state, images, key, batch_size=16)
-  metrics = [model_evaluation.eval_step(state, images[s:s + 16], jax.random.fold_in(key, i))
-             for i, s in enumerate((0, 16))]
-  expected = (16 * float(metrics[0]['recon']) + 8 * float(metrics[1]['recon'])) / 24
-  # The same compiled eval_step on the same chunks and keys, weighted in float64: equal up to
-  # float64 rounding. (A wrong chunk key moves recon by ~1e-5 relative, a looser rtol's reach.)
-  np.testing.assert_allclose(chunked['recon'], expected, rtol=1e-12)
-
-
 def test_end_to_end_saves_and_resumes(config, tmp_path):
   workdir = str(tmp_path / 'run')
   metrics = loop.train_and_evaluate(config, workdir)
