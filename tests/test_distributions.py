@@ -1,8 +1,8 @@
 """Tests for vae.distributions against independent references.
 
 Each expected value names its source in a comment: a closed form, scipy, a
-brute-force numpy computation, or the exercise sheet
-(shared/seed/000_46c783824ebe591d.txt).
+brute-force numpy computation, or the exercise sheet's worked answers
+(docs/exercise_sheet.md maps each question to its test).
 """
 
 import math
@@ -22,7 +22,7 @@ def f32(x):
   return jnp.asarray(x, dtype=jnp.float32)
 
 
-# --- Sheet exercise 5: discrete KL, P = (0.36, 0.48, 0.16), Q uniform. -------
+# --- Discrete KL, P = (0.36, 0.48, 0.16), Q uniform (docs/exercise_sheet.md, question 5). --
 
 P5 = np.array([0.36, 0.48, 0.16])
 
@@ -31,13 +31,13 @@ def test_sheet_ex5_uniform_q_matches_printed_values():
   q = np.full(3, 1.0 / 3.0)
   kl_pq = float(D.categorical_kl(f32(P5), f32(q)))
   kl_qp = float(D.categorical_kl(f32(q), f32(P5)))
-  # The sheet's printed answers (exercise 5).
+  # The sheet's printed answers (docs/exercise_sheet.md, question 5).
   np.testing.assert_allclose(kl_pq, 0.0852996, rtol=2e-6)
   np.testing.assert_allclose(kl_qp, 0.097455, rtol=2e-6)
   # scipy.stats.entropy(p, q) is the relative entropy Σ p log(p/q) in nats.
   np.testing.assert_allclose(kl_pq, scipy.stats.entropy(P5, q), rtol=2e-6)
   np.testing.assert_allclose(kl_qp, scipy.stats.entropy(q, P5), rtol=2e-6)
-  # The exercise's point: KL is not symmetric.
+  # The question's point: KL is not symmetric.
   assert abs(kl_pq - kl_qp) > 0.01
 
 
@@ -52,7 +52,7 @@ def test_sheet_ex5_rounded_q():
   assert abs(got - 0.0852996) > 5e-4  # really differs from the printed value
 
 
-# --- Sheet exercise 4: Bernoulli KL is the two-category KL. -----------------
+# --- Bernoulli KL is the two-category KL (docs/exercise_sheet.md, question 4). --
 
 GRID = np.array([0.0, 1e-6, 0.01, 0.2, 0.5, 0.7, 0.99, 1.0 - 1e-6, 1.0])
 
@@ -178,7 +178,7 @@ def test_gaussian_log_prob_matches_scipy():
   np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
 
 
-# --- Reparameterization trick (sheet exercise 6). ---------------------------
+# --- Reparameterization trick (docs/exercise_sheet.md, question 6). ---------
 
 def test_reparameterize_keys():
   mean, logvar = jnp.zeros(6), jnp.zeros(6)
@@ -214,7 +214,7 @@ def test_reparameterize_gradients():
   np.testing.assert_allclose(g, 0.5 * jnp.exp(0.5 * logvar) * eps_k, rtol=1e-6)
 
 
-# --- Sheet exercise 7: the toy VAE. -----------------------------------------
+# --- The toy VAE (docs/exercise_sheet.md, question 7). ----------------------
 
 def relu(v):
   return jnp.maximum(v, 0.0)
@@ -241,11 +241,11 @@ EPS7 = f32([0.5, 0.0, -0.5])
 
 def test_sheet_ex7_encoder_values():
   x = f32(2.0)
-  assert float(enc_mean(x)) == 10.0 and float(enc_sigma(x)) == 8.0  # sheet 7a
+  assert float(enc_mean(x)) == 10.0 and float(enc_sigma(x)) == 8.0  # sheet's answer 7a
 
 
 def test_sheet_ex7_sigma_as_variance():
-  # Reading (a): Σ is a variance, z = u + Σ^½ ε (the sheet's own exercise 6 and
+  # Reading (a): Σ is a variance, z = u + Σ^½ ε (the sheet's own question 6 and
   # this codebase's logvar convention). Expected values: closed form, numpy.
   x = f32(2.0)
   z = D.sample_from_noise(enc_mean(x), jnp.log(enc_sigma(x)), EPS7)
@@ -259,17 +259,17 @@ def test_sheet_ex7_sigma_as_variance():
 def test_sheet_ex7_sigma_as_std_matches_printed_answer():
   # Reading (b): Σ is a standard deviation, z = u + Σ ε, i.e. logvar = 2 log Σ.
   # The sheet's printed answer uses this reading (z = 10 ± 8·0.5 = 10 ± 4),
-  # which contradicts its exercise 6 (Σ^½ ε); both are tested, the library
+  # which contradicts its question 6 (Σ^½ ε); both are tested, the library
   # itself always treats Σ = exp(logvar) as a variance.
   x = f32(2.0)
   z = D.sample_from_noise(enc_mean(x), 2.0 * jnp.log(enc_sigma(x)), EPS7)
-  np.testing.assert_allclose(z, [14.0, 10.0, 6.0], rtol=1e-6)  # sheet 7a
-  np.testing.assert_allclose(dec_mean(z), [0.0, 2.0, 6.0], atol=1e-5)  # sheet 7b
-  np.testing.assert_allclose(dec_sigma(z), [18.0, 10.0, 2.0], rtol=1e-6)  # sheet 7b
+  np.testing.assert_allclose(z, [14.0, 10.0, 6.0], rtol=1e-6)  # sheet's answer 7a
+  np.testing.assert_allclose(dec_mean(z), [0.0, 2.0, 6.0], atol=1e-5)  # sheet's answer 7b
+  np.testing.assert_allclose(dec_sigma(z), [18.0, 10.0, 2.0], rtol=1e-6)  # sheet's answer 7b
 
 
 def test_sheet_ex7_decoder_sampling():
-  # Sheet 7b: draw x from N(0, 18), N(2, 10), N(6, 2) (second argument a variance).
+  # Question 7b: draw x from N(0, 18), N(2, 10), N(6, 2) (second argument a variance).
   mean, var = np.array([0.0, 2.0, 6.0]), np.array([18.0, 10.0, 2.0])
   n = 100_000
   x = D.reparameterize(jax.random.key(7), jnp.broadcast_to(f32(mean), (n, 3)),

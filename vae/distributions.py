@@ -2,9 +2,10 @@
 
 Every quantity is in nats (natural logarithms). Gaussians are diagonal and
 parameterized by ``(mean, logvar)``, where ``logvar`` is the log of the
-*variance* (so the sheet's ``Σ`` is a variance, as in its exercise 6:
-``z = u + Σ^½ ε``). Bernoulli distributions are given either by probabilities
-or by logits.
+*variance*: a ``Σ`` is a variance, as in the reparameterization
+``z = u + Σ^½ ε`` (docs/exercise_sheet.md, question 6; question 7 reads it
+both ways). Bernoulli distributions are given either by probabilities or by
+logits.
 
 Reduction conventions, stated per function:
 
@@ -32,8 +33,9 @@ _LOG_2PI = math.log(2.0 * math.pi)
 def sample_from_noise(mean, logvar, eps):
   """Deterministic half of the reparameterization: ``mean + exp(logvar/2)·eps``.
 
-  Separated from :func:`reparameterize` so tests (and the sheet's worked
-  exercise) can feed a given ε; gradients flow to ``mean`` and ``logvar``.
+  Separated from :func:`reparameterize` so tests (and the worked toy VAE of
+  docs/exercise_sheet.md, question 7) can feed a given ε; gradients flow to
+  ``mean`` and ``logvar``.
   """
   return mean + jnp.exp(0.5 * logvar) * eps
 

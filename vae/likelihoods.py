@@ -2,8 +2,9 @@
 
 The decoder emits `params_per_channel` numbers per observed channel:
   bernoulli         logits                          (1 per channel)
-  gaussian_fixed    mean; log-variance fixed        (1 per channel, the sheet's constant Σ_θ)
-  gaussian_learned  mean and log-variance Σ_θ(z)    (2 per channel, exercise 7's Σ_θ(z))
+  gaussian_fixed    mean; log-variance fixed        (1 per channel, a constant Σ_θ)
+  gaussian_learned  mean and log-variance Σ_θ(z)    (2 per channel: a decoder-chosen Σ_θ(z) as in
+                                                    docs/exercise_sheet.md, question 7)
 Log-likelihoods are in nats, summed over every observed element of an example.
 """
 

@@ -1,4 +1,4 @@
-"""The autoencoder family of the sheet's exercise 1 and the VAE, on the same data and budget.
+"""The autoencoder family (docs/exercise_sheet.md, question 1) and the VAE, same data and budget.
 
   python -m experiments.compare_autoencoders --config=experiments/configs/autoencoders.py \
       --workdir=/tmp/autoencoders

@@ -1,10 +1,10 @@
-"""Conv β-VAE on the embedded procedural dSprites (about 6 minutes on a 2-core CPU).
+"""Conv β-VAE on the embedded procedural dSprites, with a CPU-sized step budget.
 
   python -m experiments.train --config=experiments/configs/default.py --workdir=/tmp/vae_default
 
 The architecture is the disentanglement standard (Higgins et al. 2017; Locatello et al. 2019) with
-10 latents and a Bernoulli decoder; the step budget is what a CPU turns around in minutes, not
-the published 300k steps.
+10 latents and a Bernoulli decoder; the step budget is sized for a CPU, not the published 300k
+steps (sweep_full.py has those).
 """
 
 import ml_collections

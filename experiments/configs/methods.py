@@ -5,8 +5,8 @@
 β-VAE, AnnealedVAE, FactorVAE, DIP-VAE-I, DIP-VAE-II and β-TCVAE (Locatello et al. 2019), each a
 sweep of its two strengths trained as one vmapped program, then scored. The MLP VAE (4096-500-10)
 trains several times faster than the conv one on a CPU; the budget, the metric sample sizes and
-K of log p(x) are what fit the whole comparison in about 15 minutes on 2 cores, not the
-published ones (see methods_full.py).
+K of log p(x) are sized so that the whole comparison runs on a CPU, not the published ones (see
+methods_full.py; BUILD_NOTES.md has the measured time).
 Overrides: --config.methods=beta_vae,factor_vae --config.method_strengths.factor_vae='10,40'.
 """
 

@@ -1,12 +1,13 @@
-"""Chen et al. 2018's comparison cut to a 2-core CPU: β-VAE against β-TCVAE at β = 6.
+"""Chen et al. 2018's comparison cut to a CPU budget: β-VAE against β-TCVAE at β = 6.
 
   python -m experiments.compare_methods --config=experiments/configs/reproduce_chen2018_cpu.py --workdir=DIR
 
 Their architecture, learning rate and estimator (reproduce_chen2018.py); β = 6, where their
 MIG curves lie far apart; 5 seeds (with 3 the summary's rank test between two methods could not go
 below p = 2/C(6, 3) = 0.1); batch 256 for 2,000 steps (0.7 epoch, where they train 50 epochs at
-batch 2048); their MIG and ELBO decomposition with 1,000 samples of z per entropy (their 10,000
-take minutes per model here). BUILD_NOTES.md records what this budget shows and how long it takes.
+batch 2048); their MIG and ELBO decomposition with 1,000 samples of z per entropy (a tenth of
+theirs: the cost grows with samples × grid images × latents). BUILD_NOTES.md records what this
+budget shows and how long it takes.
 
 Published result it is checked against (Chen et al. 2018, Fig. 4): at β = 6 β-TCVAE's MIG is
 above β-VAE's, and β-TCVAE's is about 0.4-0.5 at the full budget.

@@ -1,4 +1,4 @@
-"""Locatello et al. 2019's seed-against-strength finding on a 2-core CPU: the study's conv β-VAE.
+"""Locatello et al. 2019's seed-against-strength finding at a CPU budget: the study's conv β-VAE.
 
   python -m experiments.sweep_beta --config=experiments/configs/reproduce_locatello2019_cpu.py --workdir=DIR
 

@@ -1,4 +1,4 @@
-"""Tiny conv β-VAE for the tests: a few steps, seconds on a CPU.
+"""Tiny conv β-VAE for the tests: a few steps, 4 latents, small metric sizes.
 
   python -m experiments.train --config=experiments/configs/test.py --workdir=/tmp/vae_test
 """

@@ -1,4 +1,4 @@
-"""The autoencoder family of sheet exercise 1 trained on the same data and budget, then measured.
+"""The autoencoder family (docs/exercise_sheet.md, question 1) trained alike, then measured.
 
 Every method is the single run `--config.method=<method>` in `workdir/runs/<method>` (so it has
 metrics, checkpoints and resume), measured afterwards on the same held-out test inputs and the
