@@ -11,7 +11,7 @@ from absl import flags
 
 from experiments import cli
 from vae import distributions
-from vae import models
+from vae import toy_vae
 
 _SEED = flags.DEFINE_integer('seed', 0, 'Key of the drawn ε (question 6) and x (question 7b).')
 
@@ -30,13 +30,13 @@ def _line(label, *values):
 def _loss():
   # Question 3's two terms for question 7's one-feature VAE at x = 2 and its three z.
   x, eps = jnp.float32(_X7), jnp.array(_EPS7, jnp.float32)
-  enc_mean, enc_sigma = models.toy_encoder(x)
-  for reading in models.SIGMA_READINGS:
-    out = models.toy_vae_pass(x, eps, reading)
-    dec_logvar = models.logvar_of_sigma(out['dec_sigma'], reading)
+  enc_mean, enc_sigma = toy_vae.toy_encoder(x)
+  for reading in toy_vae.SIGMA_READINGS:
+    out = toy_vae.toy_vae_pass(x, eps, reading)
+    dec_logvar = toy_vae.logvar_of_sigma(out['dec_sigma'], reading)
     _line(f'q3 -log p(x = 2 | z) for the z of q7a, Sigma read as {reading}',
           *-distributions.gaussian_log_prob(x, out['dec_mean'], dec_logvar))
-    enc_logvar = models.logvar_of_sigma(enc_sigma, reading)
+    enc_logvar = toy_vae.logvar_of_sigma(enc_sigma, reading)
     _line(f'q3 KL(q(z | x = 2)||N(0, 1)), Sigma read as {reading}',
           distributions.gaussian_kl(enc_mean[None], enc_logvar[None]))
 
@@ -58,8 +58,8 @@ def _discrete_kl():
 
 
 def _reparameterization(key):
-  mean, sigma = models.toy_encoder(jnp.float32(_X7))
-  logvar = models.logvar_of_sigma(sigma, 'variance')
+  mean, sigma = toy_vae.toy_encoder(jnp.float32(_X7))
+  logvar = toy_vae.logvar_of_sigma(sigma, 'variance')
   eps = jax.random.normal(key, (), jnp.float32)
   grad_mean, grad_logvar = jax.grad(distributions.sample_from_noise, argnums=(0, 1))(
       mean, logvar, eps)
@@ -71,14 +71,14 @@ def _reparameterization(key):
 
 def _toy_vae(key):
   x, eps = jnp.float32(_X7), jnp.array(_EPS7, jnp.float32)
-  enc_mean, enc_sigma = models.toy_encoder(x)
+  enc_mean, enc_sigma = toy_vae.toy_encoder(x)
   _line('q7a u_phi(2), Sigma_phi(2)', enc_mean, enc_sigma)
-  for reading in models.SIGMA_READINGS:
-    out = models.toy_vae_pass(x, eps, reading)
+  for reading in toy_vae.SIGMA_READINGS:
+    out = toy_vae.toy_vae_pass(x, eps, reading)
     _line(f'q7a z for eps = 0.5, 0, -0.5, Sigma read as {reading}', *out['z'])
     _line(f'q7b u_theta(z), Sigma read as {reading}', *out['dec_mean'])
     _line(f'q7b Sigma_theta(z), Sigma read as {reading}', *out['dec_sigma'])
-    dec_logvar = models.logvar_of_sigma(out['dec_sigma'], reading)
+    dec_logvar = toy_vae.logvar_of_sigma(out['dec_sigma'], reading)
     noise = jax.random.normal(key, out['z'].shape, jnp.float32)
     _line(f'q7b eps drawn for x, Sigma read as {reading}', *noise)
     _line(f'q7b x ~ N(u_theta(z), Sigma_theta(z)), Sigma read as {reading}',

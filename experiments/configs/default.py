@@ -30,8 +30,9 @@ def get_config():
   config.hidden = 500
   config.likelihood = 'bernoulli'
   config.fixed_logvar = 0.0
-  # ae, sparse_ae, denoising_ae, contractive_ae, vae (= beta_vae, β=1), or the disentanglement
-  # methods beta_vae, beta_tcvae, factor_vae, dip_vae_i, dip_vae_ii, annealed_vae.
+  # Any name in vae/methods/__init__.py's REGISTRY: the autoencoders ae, sparse_ae, denoising_ae,
+  # contractive_ae; vae (= beta_vae at β = 1); the disentanglement methods beta_vae, beta_tcvae,
+  # factor_vae, dip_vae_i, dip_vae_ii, annealed_vae, free_bits_vae.
   config.method = 'beta_vae'
   # Every method's settings at the defaults its module declares (vae/methods/: what each does
   # and why), its strength among them: the value a sweep varies, traced, so no recompiles. Any

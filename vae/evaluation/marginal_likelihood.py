@@ -5,7 +5,8 @@ lower bound on log p(x) in expectation (Jensen): E[L_K] ≤ log p(x), E[L_K] is 
 (Burda et al. Theorem 1) and tends to log p(x) as K → ∞ for bounded weights; E[L_1] is the ELBO.
 When q is the exact posterior every weight equals p(x), so L_K = log p(x) for every K and draw.
 Since log p(x) − ELBO = KL(q(z|x) ‖ p(z|x)), `elbo_gap = log_px − elbo` estimates that KL, the
-ELBO's slack (sheet, exercise 8); from below for finite K, as log_px is itself a lower bound.
+ELBO's slack (docs/exercise_sheet.md, question 8); from below for finite K, as log_px is itself
+a lower bound.
 Values are in nats per example; the prior is p(z) = N(0, I).
 
 The K samples are drawn `chunk_size` at a time under `lax.scan` with a running logsumexp, so peak

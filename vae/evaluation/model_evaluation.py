@@ -55,7 +55,8 @@ def eval_row(state, images, keys, config):
     log_px = marginal_likelihood.vae_log_px(state.model, state.params, images, keys['log_px'],
                                             config.num_importance_samples,
                                             config.importance_chunk_size, config.eval_batch_size)
-    # log p(x) − ELBO = KL(q(z|x) ‖ p(z|x)) on average: what the ELBO gives up (exercise 8).
+    # log p(x) − ELBO = KL(q(z|x) ‖ p(z|x)) on average: what the ELBO gives up
+    # (docs/exercise_sheet.md, question 8).
     metrics.update(log_px=log_px, elbo_gap=log_px - metrics['elbo'])
   return metrics
 
