@@ -7,7 +7,7 @@ Data: procedural-dSprites factors (sizes 3, 6, 40, 32, 32) and 10 codes that
 are noisy functions of them (5 monotone, 3 periodic, 2 pure noise), so every
 classifier has real work; 10,000 training and 5,000 test points. BetaVAE and
 FactorVAE sample the same factor grid and encode with the same function, through
-the suite's in-graph path (`beta_vae.beta_vae_scores`, `factor_vae.factor_vae_scores`).
+the suite's in-graph path (`beta_vae_score.beta_vae_scores`, `factor_vae_score.factor_vae_scores`).
 
 ``--compare_dci`` fits DCI's importance matrix with both backends on the
 same data and prints their difference next to two noise floors of the fast
@@ -23,9 +23,9 @@ import numpy as np
 
 from vae.data import dsprites
 from vae.data.ground_truth import GroundTruthDataset
-from vae.evaluation import beta_vae
+from vae.evaluation import beta_vae_score
 from vae.evaluation import dci
-from vae.evaluation import factor_vae
+from vae.evaluation import factor_vae_score
 from vae.evaluation import mig
 from vae.evaluation import modularity
 from vae.evaluation import sampled_scores
@@ -115,10 +115,10 @@ def run_suite(args):
          lambda: modularity.modularity_explicitness(*split), times)
   _timed('unsupervised', lambda: unsupervised.unsupervised(train[0]), times)
   noise = jax.random.key(args.seed + 1)  # The encoder draws no noise: any key.
-  _timed('beta_vae_score', lambda: beta_vae.beta_vae_scores(
+  _timed('beta_vae_score', lambda: beta_vae_score.beta_vae_scores(
       data, ENCODER, key_beta, noise, num_train=args.num_train,
       num_eval=args.num_test)['mean'], times)
-  _timed('factor_vae_score', lambda: factor_vae.factor_vae_scores(
+  _timed('factor_vae_score', lambda: factor_vae_score.factor_vae_scores(
       data, ENCODER, key_factor, noise, num_train=args.num_train,
       num_eval=args.num_test, num_variance_estimate=args.num_train)['mean'], times)
   wall, cpu = np.sum(list(times.values()), axis=0)

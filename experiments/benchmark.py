@@ -61,7 +61,7 @@ from experiments.configs import mlp as mlp_config
 from vae import data
 from vae import layers
 from vae.data import dsprites
-from vae.evaluation import beta_vae
+from vae.evaluation import beta_vae_score
 from vae.evaluation import sampled_scores
 from vae.evaluation import suite
 from vae.training import loop
@@ -362,7 +362,7 @@ def encoder_case(peak, impl='auto'):
   codes = functools.partial(sampled_scores.codes_and_factors, data, encoder, *keys, points,
                             per_step)
   beta = functools.partial(sampled_scores._points, data, encoder, *keys, batch, pairs, 2,
-                           beta_vae._pair_distance, per_step)
+                           beta_vae_score._pair_distance, per_step)
   start = time.perf_counter()
   codes(), beta()
   compile_s = time.perf_counter() - start  # The first calls compile (and run once).

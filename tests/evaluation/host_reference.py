@@ -1,6 +1,6 @@
 """BetaVAE and FactorVAE scores drawn and encoded on the host, through a plain `encode_fn`.
 
-The reference the in-graph production path (`vae.evaluation.beta_vae`, `vae.evaluation.factor_vae`)
+The reference the in-graph production path (`vae.evaluation.beta_vae_score`, `vae.evaluation.factor_vae_score`)
 is checked against: the factor tuples are drawn with numpy indexing from the same JAX draws, the
 observations rendered and encoded ``_OBSERVATIONS_PER_CALL`` at a time by ``encode_fn``
 (``observations -> codes [n, num_codes]``), and the points reduced and classified by the
@@ -11,8 +11,8 @@ same on both paths.
 import jax
 import numpy as np
 
-from vae.evaluation import beta_vae
-from vae.evaluation import factor_vae
+from vae.evaluation import beta_vae_score as beta_vae_lib
+from vae.evaluation import factor_vae_score as factor_vae_lib
 from vae.evaluation import sampled_scores
 
 _OBSERVATIONS_PER_CALL = 4096
@@ -59,7 +59,7 @@ def _beta_vae_points(data, encode_fn, key, batch_size, num_points):
   """Training points of the BetaVAE score: ``(mean |z1 − z2| [P, C], fixed [P])``."""
   fixed, factors = _fixed_factor_batches(data, key, num_points, batch_size, 2)
   codes = _encode(data, encode_fn, factors)
-  return beta_vae._pair_distance(np.moveaxis(codes, 0, -3)), fixed
+  return beta_vae_lib._pair_distance(np.moveaxis(codes, 0, -3)), fixed
 
 
 def beta_vae_score(data, encode_fn, key, batch_size=64, num_train=10000,
@@ -71,15 +71,15 @@ def beta_vae_score(data, encode_fn, key, batch_size=64, num_train=10000,
                                       num_train)
   x_eval, y_eval = _beta_vae_points(data, encode_fn, key_eval, batch_size,
                                     num_eval)
-  return beta_vae.accuracies(x_train, y_train, x_eval, y_eval, key_model)
+  return beta_vae_lib.accuracies(x_train, y_train, x_eval, y_eval, key_model)
 
 
 def _factor_vae_votes(data, encode_fn, key, batch_size, num_points,
                       global_variances, active):
   """Votes ``[num_factors, num_active]``: how often each code had the least variance."""
   fixed, factors = _fixed_factor_batches(data, key, num_points, batch_size, 1)
-  local = factor_vae._batch_variance(_encode(data, encode_fn, factors[0]))
-  return factor_vae.votes(local, fixed, global_variances, active, len(data.factor_sizes))
+  local = factor_vae_lib._batch_variance(_encode(data, encode_fn, factors[0]))
+  return factor_vae_lib.votes(local, fixed, global_variances, active, len(data.factor_sizes))
 
 
 def factor_vae_score(data, encode_fn, key, batch_size=64, num_train=10000,
@@ -93,11 +93,11 @@ def factor_vae_score(data, encode_fn, key, batch_size=64, num_train=10000,
   key_variance, key_train, key_eval = jax.random.split(key, 3)
   codes = _encode(data, encode_fn, np.asarray(
       data.sample_factors(key_variance, num_variance_estimate)))
-  global_variances, active = factor_vae.prune(codes, prune_threshold)
+  global_variances, active = factor_vae_lib.prune(codes, prune_threshold)
   if not active.any():
     # Every code collapsed: no code can reveal a factor (reference: score 0).
-    return dict(factor_vae.NO_ACTIVE_CODE)
+    return dict(factor_vae_lib.NO_ACTIVE_CODE)
   votes = [_factor_vae_votes(data, encode_fn, k, batch_size, n,
                              global_variances, active)
            for k, n in ((key_train, num_train), (key_eval, num_eval))]
-  return factor_vae.accuracies(votes, active.sum())
+  return factor_vae_lib.accuracies(votes, active.sum())

@@ -16,8 +16,8 @@ from tests.evaluation import host_reference
 from vae.data import dsprites
 from vae.data import dsprites_variants
 from vae.data import ground_truth
-from vae.evaluation import beta_vae
-from vae.evaluation import factor_vae
+from vae.evaluation import beta_vae_score
+from vae.evaluation import factor_vae_score
 from vae.evaluation import sampled_scores
 
 _NOISE = 3.0  # The sampled representation's noise scale, in pixels.
@@ -52,13 +52,13 @@ def test_mean_representation_scores_equal_the_host_path():
   data, key, noise_key = dsprites.dataset(), jax.random.key(5), jax.random.key(6)
   sizes = {'batch_size': 8, 'num_train': 60, 'num_eval': 40}
   beta = host_reference.beta_vae_score(data, _host_mean, key, **sizes)
-  assert beta_vae.beta_vae_scores(data, _encoder(), key, noise_key, **sizes)['mean'] == beta
-  assert beta_vae.beta_vae_scores(_on_host(data), _encoder(), key, noise_key,
+  assert beta_vae_score.beta_vae_scores(data, _encoder(), key, noise_key, **sizes)['mean'] == beta
+  assert beta_vae_score.beta_vae_scores(_on_host(data), _encoder(), key, noise_key,
                                   **sizes)['mean'] == beta
   factor = host_reference.factor_vae_score(data, _host_mean, key, num_variance_estimate=200,
                                            **sizes)
   assert factor['num_active_dims'] > 0
-  in_graph = factor_vae.factor_vae_scores(data, _encoder(), key, noise_key,
+  in_graph = factor_vae_score.factor_vae_scores(data, _encoder(), key, noise_key,
                                           num_variance_estimate=200, **sizes)
   assert in_graph['mean'] == factor
 
@@ -84,7 +84,7 @@ def test_sampled_representation_agrees_with_the_host_path_in_distribution():
   # agree in distribution only: their averages within 4 standard errors of the difference.
   data, key = dsprites.dataset(), jax.random.key(3)
   runs = [sampled_scores._points(d, _encoder(), key, jax.random.key(seed), 8, 100, 2,
-                                 beta_vae._pair_distance, 64)[0]
+                                 beta_vae_score._pair_distance, 64)[0]
           for d, seed in ((data, 4), (_on_host(data), 5))]
   assert not np.array_equal(runs[0]['sampled'], runs[1]['sampled'])
   (a, a_error), (b, b_error) = (_mean_and_error(run['sampled'] - run['mean']) for run in runs)
@@ -106,8 +106,8 @@ def test_tabulated_scores_of_the_mean_representation_equal_the_rendered_ones():
   table_data, table_encoder = sampled_scores.tabulated(data, _encoder(), 100)
   assert table_encoder.params.shape == (data.num_combinations, 16)
   sizes = {'batch_size': 8, 'num_train': 60, 'num_eval': 40}
-  for score, extra in ((beta_vae.beta_vae_scores, {}),
-                       (factor_vae.factor_vae_scores, {'num_variance_estimate': 200})):
+  for score, extra in ((beta_vae_score.beta_vae_scores, {}),
+                       (factor_vae_score.factor_vae_scores, {'num_variance_estimate': 200})):
     rendered = score(data, _encoder(), key, noise_key, **sizes, **extra)
     looked_up = score(table_data, table_encoder, key, noise_key, **sizes, **extra)
     assert looked_up['mean'] == rendered['mean']
@@ -127,7 +127,7 @@ def test_tabulated_sampled_representation_agrees_in_distribution():
   assert not np.array_equal(twice['sampled'][0], twice['sampled'][1])
   key = jax.random.key(3)
   runs = [sampled_scores._points(d, e, key, jax.random.key(seed), 8, 100, 2,
-                                 beta_vae._pair_distance, 64)[0]
+                                 beta_vae_score._pair_distance, 64)[0]
           for d, e, seed in ((data, _encoder(), 4), (table_data, table_encoder, 5))]
   (a, a_error), (b, b_error) = (_mean_and_error(run['sampled'] - run['mean']) for run in runs)
   assert abs(a - b) < 4 * np.hypot(a_error, b_error)

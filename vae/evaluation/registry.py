@@ -7,9 +7,9 @@ A metric is one module declaring its `METRIC` (`vae.evaluation.metric.Metric`) a
 
 from vae.evaluation import active_units
 from vae.evaluation import aggregate_posterior
-from vae.evaluation import beta_vae
+from vae.evaluation import beta_vae_score
 from vae.evaluation import dci
-from vae.evaluation import factor_vae
+from vae.evaluation import factor_vae_score
 from vae.evaluation import metric
 from vae.evaluation import mig
 from vae.evaluation import modularity
@@ -24,8 +24,8 @@ METRICS = metric.registry((
     modularity.METRIC,
     unsupervised.METRIC,
     dci.METRIC,
-    beta_vae.METRIC,
-    factor_vae.METRIC,
+    beta_vae_score.METRIC,
+    factor_vae_score.METRIC,
 ))
 
 # {size: (least value, why)}: `vae.settings.check_disentanglement` checks each against it.

@@ -1,7 +1,7 @@
 """Drawing and encoding a ground-truth dataset for the suite: fixed-factor batches, points, codes.
 
 The scores that sample a :class:`vae.data.ground_truth.GroundTruthDataset` (BetaVAE,
-`vae.evaluation.beta_vae`; FactorVAE, `vae.evaluation.factor_vae`) draw batches of factor tuples
+`vae.evaluation.beta_vae_score`; FactorVAE, `vae.evaluation.factor_vae_score`) draw batches of factor tuples
 with one factor held fixed (`fixed_factor_batches`), render them, encode them with a
 :class:`PureEncoder` (jittable encoder statistics and the representations drawn from them) and
 reduce each batch to a point (`_points`). Every representation is scored on the same
