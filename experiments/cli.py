@@ -113,8 +113,8 @@ def _config_problem(e: BaseException, args):
     problem = 'no such file'
   elif os.path.isdir(path):
     problem = 'is a directory, not a config file'
-  elif _raised_by_get_config(e):
-    problem = f'get_config() raised {_raised_by_get_config(e)}'
+  elif raised := _raised_by_get_config(e):
+    problem = f'get_config() raised {raised}'
   elif isinstance(e, flags.Error):
     return None
   else:

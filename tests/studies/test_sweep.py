@@ -154,19 +154,27 @@ def test_bad_sweep_settings_write_nothing(tmp_path, setting, value, message):
   assert not (tmp_path / 'sweep').exists()
 
 
-def test_a_finished_sweep_grows_by_a_strength_and_keeps_what_is_finished(finished_sweep, tmp_path):
+def _scored_at(runs):
+  """{run: the mtime of its scores}: unchanged when a run is neither trained nor scored again."""
+  return {r: os.path.getmtime(os.path.join(r, 'eval_disentanglement.json')) for r in runs}
+
+
+def _grown_copy(finished_sweep, tmp_path):
+  """(a copy of the sweep's config, a copy of its workdir, its finished models' `_scored_at`)."""
   config, workdir, _, _ = finished_sweep
   grown = str(tmp_path / 'grown')
   shutil.copytree(workdir, grown)
-  finished = [sweep.run_dir(grown, 'beta_vae', b, 0) for b in (1, 8)]
-  before = {r: os.path.getmtime(os.path.join(r, 'eval_disentanglement.json')) for r in finished}
-  config = config.copy_and_resolve_references()
+  finished = _scored_at([sweep.run_dir(grown, 'beta_vae', b, 0) for b in (1, 8)])
+  return config.copy_and_resolve_references(), grown, finished
+
+
+def test_a_finished_sweep_grows_by_a_strength_and_keeps_what_is_finished(finished_sweep, tmp_path):
+  config, grown, finished = _grown_copy(finished_sweep, tmp_path)
   config.betas = '1,8,16'
   rows, excluded = sweep.run(config, grown)
   assert not excluded
   assert [r['beta'] for r in rows] == [1.0, 8.0, 16.0]
-  for r in finished:  # Neither trained nor scored again.
-    assert os.path.getmtime(os.path.join(r, 'eval_disentanglement.json')) == before[r]
+  assert _scored_at(finished) == finished  # Neither trained nor scored again.
   saved = run_directory.read_config(sweep.run_dir(grown, 'beta_vae', 16, 0))
   assert saved.beta == 16.0
   assert not set(run_directory.STUDY_SETTINGS) & set(saved)  # A model's config holds no sweep's.
@@ -186,12 +194,7 @@ def _counting(monkeypatch, module, name):
 
 def test_a_finished_sweep_grows_by_a_seed_checking_its_settings_and_opening_its_data_once(
     finished_sweep, tmp_path, monkeypatch):
-  config, workdir, _, _ = finished_sweep
-  grown = str(tmp_path / 'grown')
-  shutil.copytree(workdir, grown)
-  finished = [sweep.run_dir(grown, 'beta_vae', b, 0) for b in (1, 8)]
-  before = {r: os.path.getmtime(os.path.join(r, 'eval_disentanglement.json')) for r in finished}
-  config = config.copy_and_resolve_references()
+  config, grown, finished = _grown_copy(finished_sweep, tmp_path)
   config.num_seeds = 2
   checks = _counting(monkeypatch, settings, 'check_config')
   opens = _counting(monkeypatch, data, 'from_config')
@@ -199,8 +202,7 @@ def test_a_finished_sweep_grows_by_a_seed_checking_its_settings_and_opening_its_
   assert len(checks) == 1 and len(opens) == 1  # The sweep path's one settings boundary.
   assert not excluded
   assert [(r['beta'], r['seed']) for r in rows] == [(1.0, 0), (1.0, 1), (8.0, 0), (8.0, 1)]
-  for r in finished:  # Neither trained nor scored again.
-    assert os.path.getmtime(os.path.join(r, 'eval_disentanglement.json')) == before[r]
+  assert _scored_at(finished) == finished  # Neither trained nor scored again.
   with open(os.path.join(grown, 'summary.csv')) as f:  # The summary holds every model.
     assert len(f.read().strip().splitlines()) == 1 + 4
 
@@ -235,7 +237,7 @@ def test_a_model_saved_with_study_device_and_other_methods_settings_is_still_fin
                gamma=10.0, tc_estimator='mws', discriminator_hidden=1000)
   with open(path, 'w') as f:
     json.dump(saved, f)
-  before = os.path.getmtime(os.path.join(run, 'eval_disentanglement.json'))
+  before = _scored_at([run])
   again, excluded = sweep.run(config, old)
   assert not excluded and len(again) == len(rows)
-  assert os.path.getmtime(os.path.join(run, 'eval_disentanglement.json')) == before
+  assert _scored_at([run]) == before

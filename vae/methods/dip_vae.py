@@ -6,6 +6,7 @@ study sweeps λ_od over 1, 2, 5, 10, 20, 50.
 """
 
 import dataclasses
+from typing import ClassVar
 
 import jax.numpy as jnp
 
@@ -20,10 +21,6 @@ from vae.methods.method import setting
 
 DIP_TYPES = ('i', 'ii')
 DIP_DIAGONAL_FACTORS = {'i': 10.0, 'ii': 1.0}  # λ_d / λ_od in the reference study.
-_STRENGTH = Strength('lambda_od', 'λ_od', (1.0, 2.0, 5.0, 10.0, 20.0, 50.0), default=1.0)
-_TERMS = ('dip_penalty', 'dip_off_diagonal', 'dip_diagonal', 'lambda_od')
-_SUMMARY_TERMS = ('dip_off_diagonal', 'dip_diagonal')
-
 def dip_covariance(mean, logvar, dip_type):
   """Type i: Cov_batch[μ(x)]; type ii: that + E_batch[diag σ²(x)] = Cov_q(z)[z]; [D, D].
 
@@ -60,28 +57,32 @@ def dip_vae_loss(x, outputs, lambda_od, likelihood: Likelihood, dip_type='i',
 
 
 @dataclasses.dataclass(frozen=True)
-class DIPVAEI(VariationalMethod):
-  """DIP-VAE-I: C = Cov_batch[μ(x)]; λ_d = lambda_d_factor_i·λ_od."""
+class _DIPVAE(VariationalMethod):
+  """Both types: `dip_type` picks C, and the type's own `lambda_d_factor_<type>` setting λ_d."""
 
-  name = 'dip_vae_i'
-  strength = _STRENGTH
-  terms = _TERMS
-  summary_terms = _SUMMARY_TERMS
-  lambda_d_factor_i: float = setting(DIP_DIAGONAL_FACTORS['i'], rules.NON_NEGATIVE)
+  dip_type: ClassVar[str]
+  strength = Strength('lambda_od', 'λ_od', (1.0, 2.0, 5.0, 10.0, 20.0, 50.0), default=1.0)
+  terms = ('dip_penalty', 'dip_off_diagonal', 'dip_diagonal', 'lambda_od')
+  summary_terms = ('dip_off_diagonal', 'dip_diagonal')
 
   def loss(self, x, outputs, likelihood, strength, *, step, key, critic_params):
-    return dip_vae_loss(x, outputs, strength, likelihood, 'i', self.lambda_d_factor_i)
+    factor = getattr(self, f'lambda_d_factor_{self.dip_type}')
+    return dip_vae_loss(x, outputs, strength, likelihood, self.dip_type, factor)
 
 
 @dataclasses.dataclass(frozen=True)
-class DIPVAEII(VariationalMethod):
+class DIPVAEI(_DIPVAE):
+  """DIP-VAE-I: C = Cov_batch[μ(x)]; λ_d = lambda_d_factor_i·λ_od."""
+
+  name = 'dip_vae_i'
+  dip_type = 'i'
+  lambda_d_factor_i: float = setting(DIP_DIAGONAL_FACTORS['i'], rules.NON_NEGATIVE)
+
+
+@dataclasses.dataclass(frozen=True)
+class DIPVAEII(_DIPVAE):
   """DIP-VAE-II: C = Cov_q(z)[z]; λ_d = lambda_d_factor_ii·λ_od."""
 
   name = 'dip_vae_ii'
-  strength = _STRENGTH
-  terms = _TERMS
-  summary_terms = _SUMMARY_TERMS
+  dip_type = 'ii'
   lambda_d_factor_ii: float = setting(DIP_DIAGONAL_FACTORS['ii'], rules.NON_NEGATIVE)
-
-  def loss(self, x, outputs, likelihood, strength, *, step, key, critic_params):
-    return dip_vae_loss(x, outputs, strength, likelihood, 'ii', self.lambda_d_factor_ii)
