@@ -99,7 +99,7 @@ def test_tc_terms_match_brute_force_and_sum_to_the_sampled_kl(estimator, n):
   # The decomposition telescopes to the one-sample KL estimate E[log q(z|x) − log p(z)].
   np.testing.assert_allclose(aux['mi'] + aux['tc'] + aux['dim_kl'], (log_qz_x - log_pz).mean(),
                              rtol=1e-5, atol=1e-5)
-  # recon, kl and elbo as the β-VAE's (checked against scipy in test_objectives).
+  # recon, kl and elbo as the β-VAE's (checked against scipy in tests/methods/test_beta_vae.py).
   _, base = beta_vae.beta_vae_loss(x, out, 1.0, Likelihood())
   for name in ('recon', 'kl', 'elbo', 'kl_per_dim/0', 'kl_per_dim/2'):
     np.testing.assert_allclose(aux[name], base[name], rtol=1e-6)

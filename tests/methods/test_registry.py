@@ -41,7 +41,8 @@ def test_the_registry_refuses_a_name_or_a_setting_declared_twice():
     name = 'clash'
     tc_estimator: str = setting('mws', rules.OneOf(('mws',)))
 
-  with pytest.raises(ValueError, match="clash declares setting 'tc_estimator' with another rule or default"):
+  with pytest.raises(ValueError,
+                     match="clash declares setting 'tc_estimator' with another rule or default"):
     methods._registry(beta_tcvae.BetaTCVAE, Clash)
 
 

@@ -95,7 +95,7 @@ def beta_tcvae_loss(x, outputs, beta, likelihood: Likelihood, dataset_size, esti
   offset (`log_importance_weights`); `mss`'s weights sum to 1, so its terms are nats, biased
   low by O(1/B) (log of an unbiased q̂): little for overlapping posteriors or large batches, but
   with confident posteriors at B = 64 its TC can be 0.2–0.7 nats low, even negative (measured in
-  tests/test_disentangling_losses.py).
+  tests/methods/test_disentangling_methods.py).
   """
   recon, kl_per_dim = vae_terms(x, outputs, likelihood)
   terms = tc_decomposition(outputs['z'], outputs['mean'], outputs['logvar'], dataset_size,

@@ -62,7 +62,8 @@ def measure(state, x, x_corrupted, batch_size):
   values = {name: np.concatenate([np.asarray(c[name]) for c in chunks]) for name in chunks[0]}
   code = values.pop('code')
   row = {name: float(v.mean()) for name, v in values.items()}
-  row.update({name: float(v) for name, v in autoencoders.code_statistics(jnp.asarray(code)).items()})
+  statistics = autoencoders.code_statistics(jnp.asarray(code))
+  row.update({name: float(v) for name, v in statistics.items()})
   # Both penalties shrink if the code is merely rescaled (the decoder can undo it): the code's
   # spread over inputs tells a smaller scale from a sparser or flatter code.
   row['code_std'] = float(code.std(axis=0).mean())

@@ -130,8 +130,8 @@ def write_comparison(workdir, methods):
 def run(config, workdir):
   """Sweeps every method (resuming), writes each sweep's report and the comparison.
 
-  With several processes (`vae.training.parallel`) each trains its part of every sweep, and process 0
-  alone locks, reports and returns the table; the others return None.
+  With several processes (`vae.training.parallel`) each trains its part of every sweep, and
+  process 0 alone locks, reports and returns the table; the others return None.
   """
   methods = settings.parse_methods(config.methods, method_registry.SWEPT)
   configs = {m: method_config(config, m) for m in methods}

@@ -3,7 +3,7 @@ scored, then reported.
 
 The strengths are `--config.strengths` when given; else `--config.betas` for a method whose
 strength is β (β-VAE, β-TCVAE); else the reference study's values for the method
-(`disentangling_losses.DEFAULT_STRENGTHS`). Model (v, s) is exactly the single run
+(its `strength.defaults`, `vae.methods`). Model (v, s) is exactly the single run
 `--config.<strength setting>=v --config.seed=config.seed+s`: same keys, same data stream, so a
 sweep row can be checked against a single run. Each model writes to
 `workdir/runs/<method>_<v>_seed_<s>/` what a single run writes to its workdir, plus its
@@ -51,7 +51,8 @@ def train_sweep(config, dataset, workdir) -> list[run_directory.Member]:
   results = loop.train_members(config, dataset, sweep, group_size=config.models_per_step,
                                disentanglement=config.disentanglement)
   for member, result in zip(sweep, results):
-    if result.failure and parallel.writes_checkpoints() and run_directory.failure(member.workdir) is None:
+    if (result.failure and parallel.writes_checkpoints()
+        and run_directory.failure(member.workdir) is None):
       run_directory.record_failure(member.workdir, result.failure)
   return [m for m, r in zip(sweep, results) if not r.failure]
 

@@ -10,8 +10,8 @@ boundaries, which depend only on the step, so a resumed run fuses exactly the st
 uninterrupted one fused. The train metrics accumulated since the last log row travel in the
 checkpoint, so the resumed row averages the same steps.
 
-A stop request (`vae.training.preemption`) is honoured after the current fused chunk: every trainee is
-checkpointed, and `errors.Interrupted` is raised.
+A stop request (`vae.training.preemption`) is honoured after the current fused chunk: every
+trainee is checkpointed, and `errors.Interrupted` is raised.
 """
 
 import dataclasses
@@ -113,7 +113,7 @@ def check_memory(config, dataset, model, layout):
   per_device = memory.tree_bytes(states) // layout.mesh.shape[parallel.MODELS]
   memory.check_fits(2 * per_device + eval_bytes, what, hint)
   program = chunk_program(layout, states, keys, dataset, config.batch_size,
-                     _next_boundary(0, config))
+                          _next_boundary(0, config))
   memory.check_fits(memory.program_bytes(program) + eval_bytes, what, hint)
 
 
@@ -244,7 +244,7 @@ def _run_group(config, dataset, model, group, disentanglement):
   try:
     for member in todo:
       runs.append(run_directory.RunDir(member, config, dataset, model,
-                                   owned=layout.owns(group.index(member))))
+                                       owned=layout.owns(group.index(member))))
     trainees = [r for r in runs if num_steps not in r.checkpoints.intact_steps()]
     final = _train(config, dataset, trainees, layout) if trainees else {}
     for i, run in enumerate(runs):

@@ -3,7 +3,7 @@
     config.json              what defines the model (`member_config`), written first
     metrics.jsonl            train/eval rows; rows after the restored checkpoint are dropped
     tensorboard/             rebuilt from metrics.jsonl whenever the run is opened
-    checkpoints/<step>/      verified checkpoints (`vae.training.checkpoint`), the newest 2 intact kept
+    checkpoints/<step>/      verified checkpoints (`vae.training.checkpoint`), newest 2 intact kept
     figures/*.png            from the final state (`vae.evaluation.model_evaluation`)
     eval_disentanglement.json  (sweeps) the suite's scores of the final state (`evaluate_run`
                              scores a finished run again)
@@ -132,8 +132,8 @@ class RunDir:
   """A model's run directory opened for writing: locked, swept of temporaries, checkpoints read.
 
   Holds the model's keys, its fixed eval set and (once `start` ran) its metric writer. With
-  several processes (`vae.training.parallel`), only the one that `owned` it writes its files, and only
-  process 0 its checkpoints; the others read the checkpoints to resume their part of the group.
+  several processes (`vae.training.parallel`), only the one that `owned` it writes its files, and
+  only process 0 its checkpoints; the others read the checkpoints to resume their part of the group.
   """
 
   def __init__(self, member: Member, config, dataset, model, owned=True):

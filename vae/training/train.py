@@ -147,8 +147,8 @@ def train_steps(state: TrainState, train_key, sample_batch, batch_size: int, num
 def group_train_steps(states, train_keys, sample_batch, batch_size, num_steps):
   """Every model of a group (states stacked on a leading axis) through `num_steps` fused steps.
 
-  Pure; `vae.training.loop` jits it with the group's shardings (`vae.training.parallel`), whose `models` axis is
-  the vmapped one.
+  Pure; `vae.training.loop` jits it with the group's shardings (`vae.training.parallel`), whose
+  `models` axis is the vmapped one.
   """
   steps = functools.partial(train_steps, sample_batch=sample_batch, batch_size=batch_size,
                             num_steps=num_steps)
