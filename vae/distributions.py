@@ -65,17 +65,21 @@ def gaussian_kl(mean, logvar):
   return jnp.sum(gaussian_kl_per_dim(mean, logvar), axis=-1)
 
 
-def diag_gaussian_kl(mean_q, logvar_q, mean_p, logvar_p):
-  """``KL(q ‖ p)`` between diagonal Gaussians, summed over the last axis.
+def diag_gaussian_kl_per_dim(mean_q, logvar_q, mean_p, logvar_p):
+  """``KL(q_j ‖ p_j)`` of each dimension j of two diagonal Gaussians [..., D].
 
-  ``0.5 (log σp²/σq² + (σq² + (μq − μp)²)/σp² − 1)``, per dimension.
+  ``0.5 (log σp²/σq² + (σq² + (μq − μp)²)/σp² − 1)``.
   """
   # Work with the log-variance ratio so huge/tiny variances never get
   # multiplied together (exp(30) * exp(30) would overflow float32).
   log_ratio = logvar_q - logvar_p
-  per_dim = 0.5 * (jnp.expm1(log_ratio) - log_ratio
-                   + jnp.square(mean_q - mean_p) * jnp.exp(-logvar_p))
-  return jnp.sum(per_dim, axis=-1)
+  return 0.5 * (jnp.expm1(log_ratio) - log_ratio
+                + jnp.square(mean_q - mean_p) * jnp.exp(-logvar_p))
+
+
+def diag_gaussian_kl(mean_q, logvar_q, mean_p, logvar_p):
+  """``KL(q ‖ p)`` between diagonal Gaussians, summed over the last axis."""
+  return jnp.sum(diag_gaussian_kl_per_dim(mean_q, logvar_q, mean_p, logvar_p), axis=-1)
 
 
 def bernoulli_kl(p, q):

@@ -155,7 +155,7 @@ def check_config(config, dataset=None):
   if 'betas' in config or 'strengths' in config:
     sweep_strengths(config)
   if dataset is not None:  # What the method needs of the source (β-TCVAE: its size).
-    method.from_config(config, dataset.num_examples)
+    method.from_config(config, dataset.num_examples).check_source(dataset, config)
   if 'disentanglement' in config:
     check_disentanglement(config.disentanglement, dataset, config.get('dataset', ''))
   _check_devices(config)

@@ -30,10 +30,11 @@ _LIKELIHOOD = ('elbo', 'log_px', 'elbo_gap')  # The eval row's entries the suite
 
 @jax.jit
 def eval_step(state, batch, key):
-  """The named scalars of the state's loss on `batch`, without updating anything."""
+  """The named scalars of the state's method on the observations `batch` (`Method.evaluate`),
+  without updating anything."""
   critic = None if state.critic is None else state.critic['params']
-  return state.method(state.model, state.params, critic, batch, key, state.strength,
-                      state.step)[1]
+  return state.method.evaluate(state.model, state.params, critic, batch, key, state.strength,
+                               state.step)
 
 
 def evaluate(state, images, key, batch_size):

@@ -34,8 +34,9 @@ def setting(default, rule):
 
 @dataclasses.dataclass(frozen=True)
 class Method:
-  """The base of every method. `__call__(model, params, critic_params, x, key, strength, step)`
-  returns `(loss, aux)`: the loss to differentiate and the named scalars to log."""
+  """The base of every method. `__call__(model, params, critic_params, batch, key, strength,
+  step)` returns `(loss, aux)`: the loss to differentiate and the named scalars to log. The batch
+  is what `sampler` draws: n observations, unless the method trains on something else (pairs)."""
 
   name: ClassVar[str]
   strength: ClassVar[Strength | None] = None  # None: nothing to sweep (the autoencoders).
@@ -66,6 +67,15 @@ class Method:
     del num_examples
     return cls(**{f.name: config.get(f.name, f.default) for f in dataclasses.fields(cls)})
 
+  def sampler(self, dataset):
+    """`(key, n) -> batch`: what one training step draws from `dataset` (n observations)."""
+    return dataset.sample
+
+  def check_source(self, dataset, config):
+    """Raises a one-line UserInputError when the method cannot train on `dataset` with
+    `config`."""
+    del dataset, config
+
   def init_critic(self, key, latents):
     """The critic's initial parameters; None for a method without one."""
     del key, latents
@@ -73,6 +83,11 @@ class Method:
 
   def __call__(self, model, params, critic_params, x, key, strength, step):
     raise NotImplementedError
+
+  def evaluate(self, model, params, critic_params, x, key, strength, step):
+    """The eval row's named scalars on single observations `x` (the same as the loss's `aux`
+    for a method trained on single observations)."""
+    return self(model, params, critic_params, x, key, strength, step)[1]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,8 +1,11 @@
 """The reference study's methods compared: each swept over its strengths, then one table and plot.
 
-Each method of `config.methods` is the sweep `--config.method=<method>
---config.strengths=<config.method_strengths.<method>>` in `workdir/<method>/` (its models train
-as one vmapped program, and it has its own summary), so re-running resumes every method exactly.
+Each entry of `config.methods` is the sweep `--config.method=<method>
+--config.strengths=<config.method_strengths.<entry>>` in `workdir/<entry>/` (its models train
+as one vmapped program, and it has its own summary), so re-running resumes every entry exactly.
+An entry is a method's name, or the name of a variant in `config.method_variants`: a method with
+some of its settings changed, e.g. `{'ada_gvae_k1': {'method': 'ada_gvae',
+'num_changed_factors': '1'}}`, so one method can stand in the table under several settings.
 The comparison itself is rebuilt from the sweeps' saved files:
   methods.csv / methods.md      one row per model: method, strength, seed, recon, kl, elbo,
                                 log_px, the method's TC estimate and the headline scores;
@@ -17,7 +20,9 @@ import os
 from vae import files
 from vae import methods as method_registry
 from vae import plotting
+from vae import rules
 from vae import settings
+from vae.errors import UserInputError
 from vae.studies import report
 from vae.studies import seed_statistics
 from vae.studies import sweep
@@ -32,27 +37,45 @@ COLUMNS = ('method', 'strength', 'seed', 'recon', 'kl', 'elbo', 'log_px', 'tc',
            *(name for name, _ in SCORES))
 
 
-def method_config(config, method):
-  """`config` as the sweep of `method` over its `method_strengths` (unchecked)."""
+def entries(config) -> tuple[str, ...]:
+  """The names of `config.methods`: swept methods, or variants in `config.method_variants` of
+  one."""
+  variants = config.get('method_variants') or {}
+  for name, variant in variants.items():
+    if name in method_registry.REGISTRY:
+      raise UserInputError(f'--config.method_variants.{name} must not reuse a method\'s name')
+    rules.OneOf(method_registry.SWEPT).check(f'--config.method_variants.{name}.method',
+                                             variant.get('method'))
+  return settings.parse_methods(config.methods, (*method_registry.SWEPT, *variants))
+
+
+def method_config(config, entry):
+  """`config` as the sweep of `entry` (a method, or a variant of one) over its
+  `method_strengths` (unchecked)."""
   config = config.copy_and_resolve_references()
-  config.method = method
-  values = config.method_strengths.get(method, '')
-  setting = method_registry.strength_setting(method)
+  variant = dict((config.get('method_variants') or {}).get(entry, {'method': entry}))
+  config.method = variant.pop('method')
+  values = config.method_strengths.get(entry, '')
+  setting = method_registry.strength_setting(config.method)
   with config.unlocked():
+    config.update(variant)
     config.strengths = ','.join(map(repr, settings.parse_values(
-        f'method_strengths.{method}', values, setting))) if values else ''
+        f'method_strengths.{entry}', values, setting))) if values else ''
     del config['method_strengths'], config['methods']
+    if 'method_variants' in config:
+      del config['method_variants']
   return config
 
 
-def rows(workdir, methods):
-  """The comparison's rows, one per finished model, in method order; {run: why excluded}."""
+def rows(workdir, entries):
+  """The comparison's rows, one per finished model, in entry order, each named by its entry;
+  {run: why excluded}."""
   table, excluded = [], {}
-  for method in methods:
-    found, left_out = report.collect(os.path.join(workdir, method))
-    excluded.update({f'{method}/{run}': why for run, why in left_out.items()})
+  for entry in entries:
+    found, left_out = report.collect(os.path.join(workdir, entry))
+    excluded.update({f'{entry}/{run}': why for run, why in left_out.items()})
     for row in found:
-      table.append({**row, 'tc': row.get(_TC_OF.get(method))})
+      table.append({**row, 'method': entry, 'tc': row.get(_TC_OF.get(row['method']))})
   return table, excluded
 
 
@@ -108,8 +131,11 @@ def markdown(table, excluded):
 
 
 def compared_methods(workdir):
-  """The methods whose sweeps `workdir` holds (`workdir/<method>/runs/`), in registry order."""
-  return [m for m in method_registry.SWEPT if os.path.isdir(os.path.join(workdir, m, 'runs'))]
+  """The entries whose sweeps `workdir` holds (`workdir/<entry>/runs/`): methods in registry
+  order, then variants by name."""
+  held = [d for d in sorted(os.listdir(workdir)) if os.path.isdir(os.path.join(workdir, d, 'runs'))]
+  return ([m for m in method_registry.SWEPT if m in held] +
+          [d for d in held if d not in method_registry.SWEPT])
 
 
 def write_comparison(workdir, methods):
@@ -133,7 +159,7 @@ def run(config, workdir):
   With several processes (`vae.training.parallel`) each trains its part of every sweep, and
   process 0 alone locks, reports and returns the table; the others return None.
   """
-  methods = settings.parse_methods(config.methods, method_registry.SWEPT)
+  methods = entries(config)
   configs = {m: method_config(config, m) for m in methods}
   dataset = None  # Every setting checked before any file; the source opened once.
   for method_cfg in configs.values():

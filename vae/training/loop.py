@@ -53,22 +53,24 @@ _PROGRAMS = {}  # Compiled chunks by their argument shapes: compiled once, measu
 
 def chunk_program(layout, states, train_keys, dataset, batch_size, num_steps):
   """The compiled program for `num_steps` steps of every model (step by step for host data),
-  its inputs and outputs placed by `layout`."""
+  its inputs and outputs placed by `layout`; each step's batch is what the states' method draws
+  from `dataset` (`Method.sampler`)."""
+  sample = states.method.sampler(dataset)
   leaves = tuple((x.shape, x.dtype) for x in jax.tree.leaves((states, train_keys)))
-  key = ((layout.mesh, jax.tree.structure(states), leaves, batch_size) +
-         ((dataset.sample, num_steps) if dataset.jittable else (dataset.observation_shape,)))
+  key = (layout.mesh, jax.tree.structure(states), leaves, batch_size, sample,
+         num_steps if dataset.jittable else None)
   if key not in _PROGRAMS:
     states, train_keys = layout.abstract(states), layout.abstract(train_keys)
     if dataset.jittable:
       jitted = jax.jit(train.group_train_steps, static_argnums=(2, 3, 4), donate_argnums=0,
                        out_shardings=layout.state_sharding)
-      lowered = jitted.lower(states, train_keys, layout.in_graph_sampler(dataset.sample),
-                             batch_size, num_steps)
+      lowered = jitted.lower(states, train_keys, layout.in_graph_sampler(sample), batch_size,
+                             num_steps)
     else:
       jitted = jax.jit(train.group_train_step, donate_argnums=0,
                        out_shardings=layout.state_sharding)
-      batches = jax.ShapeDtypeStruct((layout.width, batch_size, *dataset.observation_shape),
-                                     jnp.float32, sharding=layout.batch_sharding)
+      # A host batch's structure, from one drawn batch (a host source cannot be traced).
+      batches = layout.abstract_batches(sample(jax.random.key(0), batch_size))
       lowered = jitted.lower(states, batches, train_keys)
     _PROGRAMS[key] = lowered.compile()
   return _PROGRAMS[key]
@@ -79,11 +81,12 @@ def _run_steps(layout, states, train_keys, dataset, batch_size, num_steps):
   program = chunk_program(layout, states, train_keys, dataset, batch_size, num_steps)
   if dataset.jittable:
     return program(states, train_keys)
+  sample = states.method.sampler(dataset)
   history, host_keys = [], layout.to_host(jax.random.key_data(train_keys))
   for _ in range(num_steps):
     keys = [train.step_keys(jax.random.wrap_key_data(k), s)
             for k, s in zip(host_keys, layout.to_host(states.step))]
-    batches = np.stack([dataset.sample(data_key, batch_size) for data_key, _ in keys])
+    batches = _stack([sample(data_key, batch_size) for data_key, _ in keys])
     states, metrics = program(states, layout.place_batches(batches),
                               layout.place(jnp.stack([k for _, k in keys])))
     history.append(metrics)

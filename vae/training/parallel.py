@@ -153,8 +153,14 @@ class Layout:
     return jax.tree.map(lambda x: _put(x, self.state_sharding), tree)
 
   def place_batches(self, batches):
-    """Host batches [W, B, ...] sharded over both axes (each process copies its own rows)."""
-    return _put(batches, self.batch_sharding)
+    """Host batches (arrays [W, B, ...]) sharded over both axes (each process copies its own
+    rows)."""
+    return jax.tree.map(lambda x: _put(x, self.batch_sharding), batches)
+
+  def abstract_batches(self, batch):
+    """Shapes, dtypes and sharding of the W slots' batches shaped like the host batch `batch`."""
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(
+        (self.width, *np.shape(x)), np.asarray(x).dtype, sharding=self.batch_sharding), batch)
 
   def in_graph_sampler(self, sample):
     """`sample(key, n)` with its batch split over `data` (under the `models`-named vmap)."""
@@ -192,7 +198,7 @@ def _in_graph_sampler(sample, mesh):
 
 
 def _constrained_sample(sample, sharding, key, n):
-  return jax.lax.with_sharding_constraint(sample(key, n), sharding)
+  return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, sharding), sample(key, n))
 
 
 def layout(config, group_size: int, devices=None) -> Layout:
