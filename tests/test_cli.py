@@ -60,6 +60,10 @@ _CASES = {
         'compare_methods', ('--config=experiments/configs/methods_test.py',
                             '--config.method_strengths.factor_vae=-1,2'), 1,
         "error: --config.method_strengths.factor_vae='-1,2' must list one or more gamma >= 0"),
+    'weak_method_k_out_of_range': (
+        'train', (TEST_CONFIG, '--config.method=ada_gvae', '--config.num_changed_factors=5'), 1,
+        "error: --config.num_changed_factors='5' must be 'rnd' or an integer in 1 … 4 "
+        '(--config.dataset=procedural_dsprites has 5 factors)'),
     'zero_importance_samples': ('train', (TEST_CONFIG, '--config.num_importance_samples=0'), 1,
                                 'error: --config.num_importance_samples=0 must be a positive '
                                 'integer'),

@@ -3,6 +3,7 @@
 import csv
 import os
 
+import ml_collections
 import pytest
 
 from experiments.configs import methods_test
@@ -89,3 +90,39 @@ def test_the_sweeps_of_a_comparison_are_found_by_their_directories(tmp_path):
     (tmp_path / method / 'runs').mkdir(parents=True)
   assert method_comparison.compared_methods(str(tmp_path)) == ['beta_vae', 'beta_tcvae']
   assert method_comparison.compared_methods(str(tmp_path / 'beta_vae')) == []
+
+
+def test_with_three_methods_each_is_also_compared_with_the_first():
+  # 4 seeds apiece: the first (baseline) wholly below the other two, which overlap. Reference:
+  # Mann–Whitney's exact two-sided p of two wholly separated groups of 4 is 2 / C(8, 4) = 0.0286.
+  text = method_comparison.markdown(_rows({'beta_vae': [0.1, 0.12, 0.09, 0.11],
+                                           'ada_gvae_k1': [0.3, 0.25, 0.28, 0.31],
+                                           'ada_gvae_rnd': [0.29, 0.24, 0.32, 0.27]}), {})
+  assert '  - ada_gvae_k1 against beta_vae: ada_gvae_k1 is above beta_vae beyond seed noise ' \
+         '(p = 0.0286).' in text
+  assert '  - ada_gvae_rnd against beta_vae: ada_gvae_rnd is above beta_vae beyond seed noise ' \
+         '(p = 0.0286).' in text
+  # Quartiles by numpy's linear interpolation: 0.0975 and 0.1125 of 0.09 … 0.12, and so on.
+  assert 'MIG: beta_vae 0.105 [0.0975, 0.113], ada_gvae_k1 0.29 [0.273, 0.302], ada_gvae_rnd ' \
+         '0.28 [0.263, 0.297]; not distinguishable at n = 4 seeds' in text
+
+
+def test_a_variant_is_its_method_with_settings_changed(tmp_path):
+  config = _config()
+  config.methods = 'factor_vae,ada_gvae_k1'
+  config.method_variants = ml_collections.ConfigDict(
+      {'ada_gvae_k1': {'method': 'ada_gvae', 'num_changed_factors': '1'}})
+  config.method_strengths.ada_gvae_k1 = '4'
+  assert method_comparison.entries(config) == ('factor_vae', 'ada_gvae_k1')
+  variant = method_comparison.method_config(config, 'ada_gvae_k1')
+  assert (variant.method, variant.num_changed_factors, variant.strengths) == ('ada_gvae', '1',
+                                                                              '4.0')
+  assert 'method_variants' not in variant and 'methods' not in variant
+  (tmp_path / 'ada_gvae_k1' / 'runs').mkdir(parents=True)
+  (tmp_path / 'beta_vae' / 'runs').mkdir(parents=True)
+  assert method_comparison.compared_methods(str(tmp_path)) == ['beta_vae', 'ada_gvae_k1']
+  config.method_variants.ada_gvae_k1.method = 'vq_vae'
+  with pytest.raises(UserInputError, match=r"^unknown method 'vq_vae' \(--config.method_variants"
+                                           r".ada_gvae_k1.method\); allowed: beta_vae"):
+    method_comparison.run(config, str(tmp_path / 'never'))
+  assert not (tmp_path / 'never').exists()

@@ -10,8 +10,8 @@ The comparison itself is rebuilt from the sweeps' saved files:
   methods.csv / methods.md      one row per model: method, strength, seed, recon, kl, elbo,
                                 log_px, the method's TC estimate and the headline scores;
                                 methods.md also compares the methods at each strength they
-                                share (`vae.studies.seed_statistics`: best by median, beyond seed noise
-                                or not)
+                                share (`vae.studies.seed_statistics`: best by median, beyond
+                                seed noise or not; with three or more, each against the first)
   figures/methods_tradeoff.png  each score against recon, a marker per method, a point per strength
 """
 
@@ -83,8 +83,20 @@ def _cell(value):
   return '' if value is None else f'{value:.4g}'
 
 
+def _verdict(by_method):
+  """Whether the best of {method: values over seeds} is above the runner-up beyond seed noise."""
+  best = seed_statistics.best_strength(by_method)
+  if best.p_value is None:
+    return 'one seed of a method: no comparison can be made'
+  if best.distinguishable:
+    return f'{best.best} is above {best.runner_up} beyond seed noise (p = {best.p_value:.3g})'
+  return (f'not distinguishable at n = {best.min_seeds} seeds (highest median {best.best}, '
+          f'p = {best.p_value:.3g}; the least p at this n is {best.smallest_p:.3g})')
+
+
 def _at_equal_strength(table):
-  """Lines comparing the methods at each strength two or more of them share, score by score."""
+  """Lines comparing the methods at each strength two or more of them share, score by score;
+  with three or more, each is also compared with the first (the baseline)."""
   lines = []
   for strength in sorted({r['strength'] for r in table}):
     at = [r for r in table if r['strength'] == strength]
@@ -95,18 +107,13 @@ def _at_equal_strength(table):
           by_method.setdefault(r['method'], []).append(float(r[name]))
       if len(by_method) < 2:
         continue
-      best = seed_statistics.best_strength(by_method)
       spreads = ', '.join(f'{m} {report.spread_cell(v, 3)}' for m, v in by_method.items())
-      if best.p_value is None:
-        verdict = 'one seed of a method: no comparison can be made'
-      elif best.distinguishable:
-        verdict = (f'{best.best} is above {best.runner_up} beyond seed noise '
-                   f'(p = {best.p_value:.3g})')
-      else:
-        verdict = (f'not distinguishable at n = {best.min_seeds} seeds (highest median '
-                   f'{best.best}, p = {best.p_value:.3g}; the least p at this n is '
-                   f'{best.smallest_p:.3g})')
-      lines.append(f'- strength {strength:g}, {title}: {spreads}; {verdict}.')
+      lines.append(f'- strength {strength:g}, {title}: {spreads}; {_verdict(by_method)}.')
+      baseline, *others = by_method
+      if len(others) > 1:
+        lines += [f'  - {other} against {baseline}: '
+                  f'{_verdict({baseline: by_method[baseline], other: by_method[other]})}.'
+                  for other in others]
   return lines
 
 
