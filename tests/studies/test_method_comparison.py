@@ -126,3 +126,14 @@ def test_a_variant_is_its_method_with_settings_changed(tmp_path):
                                            r".ada_gvae_k1.method\); allowed: beta_vae"):
     method_comparison.run(config, str(tmp_path / 'never'))
   assert not (tmp_path / 'never').exists()
+
+
+def test_the_figure_has_a_panel_per_score_some_model_has(tmp_path, monkeypatch):
+  table = _rows({'beta_vae': [0.1, 0.2], 'ada_gvae_k1': [0.3, 0.4]})  # MIG only.
+  monkeypatch.setattr(method_comparison, 'rows', lambda workdir, entries: (table, {}))
+  drawn = {}
+  monkeypatch.setattr(method_comparison.plotting, 'save_method_tradeoff',
+                      lambda path, points, scores: drawn.update(points=points, scores=scores))
+  method_comparison.write_comparison(str(tmp_path), ['beta_vae', 'ada_gvae_k1'])
+  assert drawn['scores'] == [('discrete_mig', 'MIG')]
+  assert list(drawn['points']) == ['beta_vae', 'ada_gvae_k1']

@@ -155,8 +155,9 @@ def write_comparison(workdir, methods):
   points = {}
   for row in table:
     points.setdefault(row['method'], []).append(row)
+  scored = [(name, title) for name, title in SCORES if any(r.get(name) is not None for r in table)]
   plotting.save_method_tradeoff(os.path.join(workdir, 'figures', 'methods_tradeoff.png'),
-                                points, SCORES)
+                                points, scored)  # A score no model has (Chen's MIG) gets no panel.
   return table, excluded
 
 
