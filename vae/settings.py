@@ -117,6 +117,9 @@ def check_disentanglement(sizes, dataset=None, dataset_name=''):
       rules.POSITIVE_INT.check(flag, value)
     elif not (rules.is_int(value) and value >= least):
       raise UserInputError(f'{flag}={rules.shown(value)} must be an integer >= {least} ({why})')
+  if 'irs_diff_quantile' in sizes:
+    rules.real(lambda v: 0 < v <= 1, 'in (0, 1]').check(
+        '--config.disentanglement.irs_diff_quantile', sizes.irs_diff_quantile)
   for name in aggregate_posterior.WHOLE_GRID_SCORES:
     value = sizes.get(name, False)
     if not isinstance(value, bool):

@@ -52,12 +52,13 @@ def test_every_score_in_its_valid_range(config, tmp_path):
       assert 0.0 <= values[name] <= 1.0, (representation, name, values[name])
     for name in _NON_NEGATIVE:
       assert values[name] >= 0.0, (representation, name, values[name])
-    for name in ('active_latents', 'factor_vae_num_active_dims'):
+    assert values['irs'] <= 1.0  # 1 − a ratio of deviations; below 0 only for a pathological code.
+    for name in ('active_latents', 'factor_vae_num_active_dims', 'irs_num_active_dims'):
       assert 0 <= values[name] <= config.latents
   # Every metric is timed (the suite benchmark reports their shares).
   assert set(scores['stage_seconds']) == {
       'encoding', 'active_units', 'mig', 'dci', 'sap', 'modularity', 'unsupervised', 'beta_vae',
-      'factor_vae', 'factor_latent'}
+      'factor_vae', 'irs', 'factor_latent'}
 
 
 @pytest.mark.slow  # The whole 737,280-image grid is rendered and encoded.

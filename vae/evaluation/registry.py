@@ -10,6 +10,7 @@ from vae.evaluation import aggregate_posterior
 from vae.evaluation import beta_vae_score
 from vae.evaluation import dci
 from vae.evaluation import factor_vae_score
+from vae.evaluation import irs
 from vae.evaluation import metric
 from vae.evaluation import mig
 from vae.evaluation import modularity
@@ -26,6 +27,7 @@ METRICS = metric.registry((
     dci.METRIC,
     beta_vae_score.METRIC,
     factor_vae_score.METRIC,
+    irs.METRIC,
 ))
 
 # {size: (least value, why)}: `vae.settings.check_disentanglement` checks each against it.
