@@ -138,6 +138,24 @@ def save_kl_heatmap(path, strengths, kl_per_latent, symbol='β'):
   _save(fig, path)
 
 
+def save_correlation_heatmap(path, names, matrix, title):
+  """A symmetric matrix of correlations in [−1, 1] over `names`, each cell written."""
+  size = 1.2 + 0.45 * len(names)
+  fig, ax = plt.subplots(figsize=(size + 1.5, size))
+  image = ax.imshow(matrix, cmap='RdBu_r', vmin=-1, vmax=1)
+  fig.colorbar(image, ax=ax, shrink=0.8)
+  ax.set_xticks(range(len(names)))
+  ax.set_xticklabels(names, rotation=90, fontsize=6)
+  ax.set_yticks(range(len(names)))
+  ax.set_yticklabels(names, fontsize=6)
+  for (i, j), value in np.ndenumerate(matrix):
+    if np.isfinite(value):
+      ax.text(j, i, f'{value:.2f}', ha='center', va='center', fontsize=4)
+  ax.set_title(title, fontsize=8)
+  fig.tight_layout()
+  _save(fig, path)
+
+
 def save_factor_latent(path, result):
   """|Spearman ρ| and the normalized MI of each factor (rows) with each latent (columns), each
   cell written, each factor's verdict beside its row (`vae.evaluation.factor_latent`)."""

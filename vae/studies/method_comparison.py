@@ -13,6 +13,9 @@ The comparison itself is rebuilt from the sweeps' saved files:
                                 share (`vae.studies.seed_statistics`: best by median, beyond
                                 seed noise or not; with three or more, each against the first)
   figures/methods_tradeoff.png  each score against recon, a marker per method, a point per strength
+  score_correlations.csv, figures/score_correlations.png
+                                the columns' rank correlations over every model
+                                (`vae.studies.score_correlations`)
 """
 
 import os
@@ -24,6 +27,7 @@ from vae import rules
 from vae import settings
 from vae.errors import UserInputError
 from vae.studies import report
+from vae.studies import score_correlations
 from vae.studies import seed_statistics
 from vae.studies import sweep
 from vae.training import parallel
@@ -155,6 +159,7 @@ def write_comparison(workdir, methods):
   points = {}
   for row in table:
     points.setdefault(row['method'], []).append(row)
+  score_correlations.write(workdir, table, COLUMNS[3:])
   scored = [(name, title) for name, title in SCORES if any(r.get(name) is not None for r in table)]
   plotting.save_method_tradeoff(os.path.join(workdir, 'figures', 'methods_tradeoff.png'),
                                 points, scored)  # A score no model has (Chen's MIG) gets no panel.

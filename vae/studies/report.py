@@ -5,7 +5,8 @@ Reads each finished run's `config.json` (method, strength, seed), its final eval
 `complete.json` exists); writes `summary.csv` (a row per model), `summary_by_strength.csv`
 (per strength, each score's median, quartiles and seed count), `summary.json` (both, and per
 score the variance share between strengths and the best-strength test of `vae.studies.seed_statistics`),
-`summary.md` and `figures/` plots.
+`summary.md`, `figures/` plots, and the scores' rank correlations over the models
+(`score_correlations.csv`, `figures/score_correlations.png`: `vae.studies.score_correlations`).
 A sweep holds one method; its rows are grouped by strength (β, γ, λ_od or C_max). Nothing is
 trained or recomputed, so the output is a pure function of the files.
 """
@@ -23,6 +24,7 @@ from vae import files
 from vae import methods
 from vae import plotting
 from vae.evaluation import suite
+from vae.studies import score_correlations
 from vae.studies import seed_statistics
 from vae.training import metric_writer
 from vae.training import run_directory
@@ -316,4 +318,5 @@ def write_report(workdir):
   files.write_atomic(os.path.join(workdir, 'summary.md'),
                      markdown(rows, names, excluded, statistics))
   write_figures(workdir, rows, names, statistics)
+  score_correlations.write(workdir, rows, metric_names(names))
   return rows, excluded
