@@ -90,6 +90,7 @@ def test_the_sweeps_of_a_comparison_are_found_by_their_directories(tmp_path):
     (tmp_path / method / 'runs').mkdir(parents=True)
   assert method_comparison.compared_methods(str(tmp_path)) == ['beta_vae', 'beta_tcvae']
   assert method_comparison.compared_methods(str(tmp_path / 'beta_vae')) == []
+  assert method_comparison.compared_methods(str(tmp_path / 'missing')) == []
 
 
 def test_with_three_methods_each_is_also_compared_with_the_first():

@@ -144,6 +144,8 @@ def markdown(table, excluded):
 def compared_methods(workdir):
   """The entries whose sweeps `workdir` holds (`workdir/<entry>/runs/`): methods in registry
   order, then variants by name."""
+  if not os.path.isdir(workdir):
+    return []  # Not a comparison: the report's own checks name what is wrong with it.
   held = [d for d in sorted(os.listdir(workdir)) if os.path.isdir(os.path.join(workdir, d, 'runs'))]
   return ([m for m in method_registry.SWEPT if m in held] +
           [d for d in held if d not in method_registry.SWEPT])
