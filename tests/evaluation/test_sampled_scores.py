@@ -138,3 +138,17 @@ def test_per_image_nuisance_is_not_tabulated():
   assert sampled_scores.can_tabulate(dsprites.dataset())
   assert not sampled_scores.can_tabulate(dsprites_variants.color_dataset())
   assert not sampled_scores.can_tabulate(_on_host(dsprites.dataset()))
+
+
+def test_codes_of_given_factors_encode_exactly_those_tuples():
+  # Reference: the block counts of the same tuples rendered and counted on the host, in numpy.
+  data = dsprites.dataset()
+  factors = np.array(data.sample_factors(jax.random.key(7), 37))
+  factors[:, 1] = 2  # An intervention: every tuple's second factor set to one value.
+  expected = _host_mean(np.asarray(data.observations_from_factors(jnp.asarray(factors))))
+  for source in (data, _on_host(data)):
+    codes = sampled_scores.codes_of_given_factors(source, _encoder(), factors, jax.random.key(8),
+                                                  per_step=16)
+    np.testing.assert_array_equal(codes['mean'], expected)
+    assert codes['sampled'].shape == expected.shape
+    assert not np.array_equal(codes['sampled'], expected)

@@ -223,6 +223,24 @@ def codes_of_factors(data, encoder, key, noise_key, num_points, per_step):
                                     noise_key)
 
 
+@functools.partial(jax.jit, static_argnums=(0, 1, 5))
+def _codes_of_given_in_graph(data, functions, params, factors, noise_key, per_step):
+  return _map_steps(lambda f, k: _encode_in_graph(data, functions, params, f, k), factors,
+                    noise_key, per_step)
+
+
+def codes_of_given_factors(data, encoder, factors, noise_key, per_step=_OBSERVATIONS_PER_STEP):
+  """``{name: codes [N, C]}`` (numpy) of the observations of the factor tuples ``factors [N, F]``
+  (e.g. intervened ones), rendered and encoded in one program where the dataset is jittable;
+  ``noise_key`` feeds the encoder's noise."""
+  factors = np.asarray(factors)
+  if data.jittable:
+    codes = _codes_of_given_in_graph(data, encoder.functions, encoder.params,
+                                     jnp.asarray(factors), noise_key, per_step)
+    return jax.tree.map(np.asarray, codes)
+  return _render_and_encode_on_host(data, encoder, factors, noise_key)
+
+
 # --- Each grid point encoded once. ---------------------------------------------------------------
 #
 # At the published sizes the scores encode about 2.9 M observations per model, four times the
