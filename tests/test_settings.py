@@ -108,6 +108,11 @@ def _with(config, name, value):
      '--config.disentanglement.num_variance_estimate=1 must be an integer >= 2'),
     ('disentanglement.chen_mig', 'yes',
      "--config.disentanglement.chen_mig='yes': expected true or false"),
+    ('disentanglement.skip_metrics', 'sap,udr',
+     "unknown skip_metrics 'udr' (--config.disentanglement.skip_metrics); allowed: active_units, "
+     'mig,'),
+    ('disentanglement.skip_metrics', 3,
+     '--config.disentanglement.skip_metrics=3 must be a comma list of metric names'),
     ('disentanglement.aggregate_samples', 0,
      '--config.disentanglement.aggregate_samples=0 must be a positive integer'),
     ('model', 'resnet', "unknown model 'resnet' (--config.model); allowed: conv, mlp, chen_mlp"),

@@ -117,6 +117,12 @@ def check_disentanglement(sizes, dataset=None, dataset_name=''):
       rules.POSITIVE_INT.check(flag, value)
     elif not (rules.is_int(value) and value >= least):
       raise UserInputError(f'{flag}={rules.shown(value)} must be an integer >= {least} ({why})')
+  if not isinstance(sizes.get('skip_metrics', ''), str):
+    raise UserInputError(f"--config.disentanglement.skip_metrics={rules.shown(sizes.skip_metrics)} "
+                         "must be a comma list of metric names")
+  for name in filter(None, sizes.get('skip_metrics', '').split(',')):
+    rules.OneOf(tuple(m.name for m in registry.METRICS)).check(
+        '--config.disentanglement.skip_metrics', name)
   if 'irs_diff_quantile' in sizes:
     rules.real(lambda v: 0 < v <= 1, 'in (0, 1]').check(
         '--config.disentanglement.irs_diff_quantile', sizes.irs_diff_quantile)

@@ -14,7 +14,9 @@ import pytest
 from experiments.configs import default
 from tests import ROOT
 from tests.evaluation import test_sampled_scores as in_graph
+from vae.evaluation import beta_vae_score
 from vae.evaluation import sampled_scores
+from vae.evaluation import sap
 from vae.evaluation import suite
 from vae.training import loop
 
@@ -156,3 +158,23 @@ def test_whole_grid_quantities_join_the_suite_without_changing_the_other_scores(
   # I(x; z) ≤ H(x) = log 1,536 for the grid's equally likely images.
   assert 0.0 < terms['dataset_mi'] <= np.log(data.num_combinations) + 0.05
   assert set(whole['factor_latent']['encoding']) == set(data.factor_names)
+
+
+def test_skipped_metrics_are_left_out_and_the_others_unchanged():
+  # Reference: the same suite without the option; the block counts are exact, so the remaining
+  # scores must be equal, not close.
+  data, sizes = in_graph._small_grid(), _small_sizes(20)
+  run = lambda s: suite.evaluate_representations(data, in_graph._encoder(), jax.random.key(0),
+                                                 jax.random.key(1), s)
+  everything = run(sizes)
+  sizes.skip_metrics = 'sap,beta_vae'
+  assert suite.skipped(sizes) == ('sap', 'beta_vae')  # Registry order.
+  assert suite.observations_to_encode(sizes) == (
+      suite.observations_to_encode(_small_sizes(20)) - beta_vae_score.METRIC.observations(sizes))
+  timed = suite._Stopwatch()
+  fewer = suite.evaluate_representations(data, in_graph._encoder(), jax.random.key(0),
+                                         jax.random.key(1), sizes, timed)
+  left_out = set(sap.METRIC.keys) | set(beta_vae_score.METRIC.keys)
+  for name in ('mean', 'sampled'):
+    assert fewer[name] == {k: v for k, v in everything[name].items() if k not in left_out}
+  assert not {'sap', 'beta_vae'} & set(timed.seconds)

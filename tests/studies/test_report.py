@@ -45,6 +45,15 @@ def test_excluded_runs_are_listed():
   assert '- runs/beta_vae_inf_seed_0: non-finite' in text
 
 
+def test_skipped_metrics_are_named_once():
+  rows = [{**r, 'skipped_metrics': ['fairness', 'downstream_task'][:1 + r['seed'] % 2]}
+          for r in ROWS]
+  text = _markdown(rows, NAMES)
+  assert ('Not computed (`--config.disentanglement.skip_metrics`, for time): fairness, '
+          'downstream_task.') in text
+  assert 'Not computed' not in _markdown(ROWS, NAMES)
+
+
 def test_another_methods_sweep_is_labelled_with_its_strength():
   rows = [{**r, 'method': 'factor_vae', 'strength': 10 * r['strength']} for r in ROWS]
   for r in rows:

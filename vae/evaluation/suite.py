@@ -77,6 +77,13 @@ def whole_grid(sizes):
   return any(sizes.get(name, False) for name in aggregate_posterior.WHOLE_GRID_SCORES)
 
 
+def skipped(sizes):
+  """The registry's metrics that `sizes.skip_metrics` (a comma list of metric names) leaves out,
+  in registry order: a CPU-sized run may skip the slow ones; its summary says which."""
+  names = set(filter(None, sizes.get('skip_metrics', '').split(',')))
+  return tuple(m.name for m in registry.METRICS if m.name in names)
+
+
 def tabulates(dataset, sizes):
   """Whether the suite encodes every grid point once (`sampled_scores.tabulated`) and looks the
   points up: where the dataset allows it and either the whole grid is needed anyway or it is
@@ -87,9 +94,10 @@ def tabulates(dataset, sizes):
 
 def observations_to_encode(sizes):
   """How many observations the suite encodes at `sizes` without a table of the grid: the train
-  and test points, and what each metric draws."""
+  and test points, and what each metric that is not skipped draws."""
+  left_out = skipped(sizes)
   return sizes.num_train + sizes.num_test + sum(
-      m.observations(sizes) for m in registry.METRICS if m.observations)
+      m.observations(sizes) for m in registry.METRICS if m.observations and m.name not in left_out)
 
 
 def _aggregate_posterior_scores(dataset, table, key, sizes):
@@ -139,7 +147,7 @@ def evaluate_representations(dataset, encoder, key, noise_key, sizes, timed=None
   """{name: every score (a flat dict of floats)} of each representation of `encoder`.
 
   Every representation is scored on the same observations, each set encoded once; `noise_key`
-  feeds the sampled representation's noise. `timed` (a `_Stopwatch`) collects the seconds of
+  feeds the sampled representation's noise. The metrics `skipped(sizes)` names are left out. `timed` (a `_Stopwatch`) collects the seconds of
   each stage.
   """
   timed = timed or _Stopwatch()
@@ -160,7 +168,8 @@ def evaluate_representations(dataset, encoder, key, noise_key, sizes, timed=None
                                    encoder, keys[1], noise[1], sizes.num_test, **per_step)
   inputs = metric.Inputs(dataset, encoder, codes_train, factors_train, codes_test, factors_test,
                          sizes, tuple(keys), tuple(noise), sizes.encode_batch_size)
-  results = _gathered(metrics, inputs, timed)
+  left_out = skipped(sizes)
+  results = _gathered([m for m in metrics if m.name not in left_out], inputs, timed)
   results['factor_latent'] = timed('factor_latent', factor_latent.factor_latent,
                                    codes_train['mean'], factors_train, factor_names)
   if aggregate:
@@ -169,8 +178,8 @@ def evaluate_representations(dataset, encoder, key, noise_key, sizes, timed=None
 
 
 def evaluate_state(state, dataset, key, sizes):
-  """{'mean': scores, 'sampled': scores, 'sizes', 'grid_tabulated', 'seconds', 'stage_seconds'}
-  for one model.
+  """{'mean': scores, 'sampled': scores, 'sizes', 'skipped_metrics', 'grid_tabulated', 'seconds',
+  'stage_seconds'} for one model.
 
   `sizes.representations` (default both) says which representations are scored; the mean one is
   always among them, as the summaries read it. `stage_seconds` is the wall time of each metric
@@ -185,6 +194,7 @@ def evaluate_state(state, dataset, key, sizes):
   results = evaluate_representations(dataset, _encoder(state, names), representation_key,
                                      noise_key, sizes, timed)
   results['sizes'] = sizes.to_dict()
+  results['skipped_metrics'] = list(skipped(sizes))
   results['grid_tabulated'] = tabulates(dataset, sizes)
   results['seconds'] = time.perf_counter() - start
   results['stage_seconds'] = timed.seconds

@@ -31,7 +31,7 @@ from vae.training import run_directory
 from vae.training.run_directory import CONFIG_FILE
 
 # Row fields used by plots and notes, not table columns.
-_INTERNAL = ('step', 'kl_per_dim', 'run_dir', 'note', 'factor_encoding')
+_INTERNAL = ('step', 'kl_per_dim', 'run_dir', 'note', 'factor_encoding', 'skipped_metrics')
 # `beta` repeats `strength` for the methods whose strength is β, so β sweeps keep their column.
 LEADING_COLUMNS = ('method', 'strength', 'beta', 'seed', 'recon', 'kl', 'elbo', 'log_px',
                    'elbo_gap', 'active_latents')
@@ -87,6 +87,7 @@ def _run_row(run_dir):
     row.update({name: value for name, value in scores.get('aggregate_posterior', {}).items()
                 if isinstance(value, float)})
     row['factor_encoding'] = scores.get('factor_latent', {}).get('encoding')
+    row['skipped_metrics'] = scores.get('skipped_metrics', [])
   return row
 
 
@@ -243,6 +244,10 @@ def markdown(rows, names, excluded, statistics):
     grouped = per_strength(rows, name)
     lines.append(f'| {name} | ' + ' | '.join(spread_cell(grouped[b]) if b in grouped else ''
                                              for b in strengths) + ' |')
+  left_out = list(dict.fromkeys(m for r in rows for m in r.get('skipped_metrics', [])))
+  if left_out:
+    lines += ['', f"Not computed (`--config.disentanglement.skip_metrics`, for time): "
+              f"{', '.join(left_out)}."]
   best = _best_strength_lines(rows, statistics)
   if best:
     lines += ['', f'## Which {sym} disentangles best, at what reconstruction cost', '', *best]
