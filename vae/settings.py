@@ -20,6 +20,7 @@ from vae.errors import UserInputError
 from vae.evaluation import aggregate_posterior
 from vae.evaluation import registry
 from vae.evaluation import sampled_scores
+from vae.evaluation import udr
 from vae.training import parallel
 
 # jax.random.key folds a seed onto 32 bits without jax_enable_x64: key(2**63 - 1) is
@@ -138,6 +139,15 @@ def check_disentanglement(sizes, dataset=None, dataset_name=''):
           f'{dataset_name} does not')
 
 
+def check_udr(udr_settings):
+  """A sweep's UDR settings (`config.udr`, `vae.evaluation.udr`)."""
+  rules.Rule(lambda v: rules.is_int(v) and v >= 2, 'an integer >= 2 (Spearman ρ needs two '
+             'points)').check('--config.udr.num_points', udr_settings.num_points)
+  rules.FINITE_NON_NEGATIVE.check('--config.udr.kl_threshold', udr_settings.kl_threshold)
+  rules.FINITE_POSITIVE.check('--config.udr.lasso_alpha', udr_settings.lasso_alpha)
+  rules.OneOf(udr.PAIRS).check('--config.udr.pairs', udr_settings.pairs)
+
+
 def check_config(config, dataset=None):
   """Checks every setting of `config`, a one-line UserInputError for the first that is wrong;
   returns its data source (`dataset` when the caller opened it already, else opened here)."""
@@ -167,6 +177,8 @@ def check_config(config, dataset=None):
     method.from_config(config, dataset.num_examples).check_source(dataset, config)
   if 'disentanglement' in config:
     check_disentanglement(config.disentanglement, dataset, config.get('dataset', ''))
+  if 'udr' in config:
+    check_udr(config.udr)
   _check_devices(config)
   return dataset
 

@@ -51,6 +51,11 @@ def get_config():
   config.num_importance_samples = 64
   config.importance_chunk_size = 16  # × eval_batch_size latents decoded at once.
   config.disentanglement = disentanglement_config()
+  # UDR over a sweep's models (vae/evaluation/udr.py, Duan et al. 2020) at disentanglement_lib's
+  # defaults: the inputs every model encodes, the KL (nats) a latent must exceed to count, the
+  # Lasso's α, and the pairs a model's median runs over ('all', or the paper's 'same_strength').
+  config.udr = ml_collections.ConfigDict(
+      {'num_points': 1000, 'kl_threshold': 0.01, 'lasso_alpha': 0.1, 'pairs': 'all'})
   # Devices and hosts (vae/training/parallel.py). mesh_shape: 'auto', or 'M,D' with M × D = the device
   # count: M devices each hold whole models (a sweep's), D split each model's batch.
   config.mesh_shape = 'auto'
