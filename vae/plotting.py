@@ -222,6 +222,15 @@ def save_training_curves(path, runs, names=('recon', 'kl')):
   _save(fig, path)
 
 
+def _save_panels(fig, axes, count, path):
+  """Saves a grid of `count` scatter panels: the legend on the first, the unused ones blank."""
+  axes[0, 0].legend(fontsize=7)
+  for ax in list(axes.flat)[count:]:
+    ax.axis('off')
+  fig.tight_layout()
+  _save(fig, path)
+
+
 def save_method_tradeoff(path, points, scores, cols=2):
   """One panel per score against recon: a marker per method, a point per model labelled with
   its strength ({method: rows with 'strength', 'recon' and the scores}; scores: (key, title))."""
@@ -238,8 +247,24 @@ def save_method_tradeoff(path, points, scores, cols=2):
                     xytext=(3, 3), textcoords='offset points')
     ax.set_xlabel('recon (nats, lower is better)')
     ax.set_title(title, fontsize=9)
-  axes[0, 0].legend(fontsize=7)
-  for ax in list(axes.flat)[len(scores):]:
-    ax.axis('off')
-  fig.tight_layout()
-  _save(fig, path)
+  _save_panels(fig, axes, len(scores), path)
+
+
+def save_udr_vs_scores(path, rows, scores, symbol='β', cols=3):
+  """One panel per supervised score against UDR (Duan et al. 2020's Fig. 1), a point per model
+  coloured by its strength (rows: dicts with 'strength', 'udr' and the scores; scores:
+  (key, title))."""
+  strengths = sorted({r['strength'] for r in rows})
+  panel_rows = -(-len(scores) // cols)
+  fig, axes = plt.subplots(panel_rows, cols, figsize=(4.2 * cols, 3.4 * panel_rows),
+                           squeeze=False)
+  for ax, (name, title) in zip(axes.flat, scores):
+    for i, strength in enumerate(strengths):
+      shown = [r for r in rows if r['strength'] == strength
+               and r.get('udr') is not None and r.get(name) is not None]
+      ax.plot([r['udr'] for r in shown], [r[name] for r in shown], 'o', color=f'C{i % 10}',
+              label=f'{symbol} = {strength:g}', ms=6, alpha=0.8)
+    ax.set_xlabel('UDR (unsupervised)')
+    ax.set_ylabel(name)
+    ax.set_title(title, fontsize=9)
+  _save_panels(fig, axes, len(scores), path)

@@ -2,9 +2,11 @@
 
 Reads each finished run's `config.json` (method, strength, seed), its final eval row of
 `metrics.jsonl` and, where present, `eval_disentanglement.json` (a run counts once its
-`complete.json` exists); writes `summary.csv` (a row per model), `summary_by_strength.csv`
-(per strength, each score's median, quartiles and seed count), `summary.json` (both, and per
-score the variance share between strengths and the best-strength test of `vae.studies.seed_statistics`),
+`complete.json` exists) and the sweep's `udr.json` (its `udr` and `udr_spearman` columns, and
+`figures/udr_vs_scores.png`: UDR against each supervised headline score); writes `summary.csv`
+(a row per model), `summary_by_strength.csv` (per strength, each score's median, quartiles and
+seed count), `summary.json` (both, and per score the variance share between strengths and the
+best-strength test of `vae.studies.seed_statistics`),
 `summary.md`, `figures/` plots, and the scores' rank correlations over the models
 (`score_correlations.csv`, `figures/score_correlations.png`: `vae.studies.score_correlations`).
 A sweep holds one method; its rows are grouped by strength (β, γ, λ_od or C_max). Nothing is
@@ -24,6 +26,7 @@ from vae import files
 from vae import methods
 from vae import plotting
 from vae.evaluation import suite
+from vae.evaluation import udr
 from vae.studies import score_correlations
 from vae.studies import seed_statistics
 from vae.training import metric_writer
@@ -91,9 +94,19 @@ def _run_row(run_dir):
   return row
 
 
+def _udr_scores(workdir):
+  """{run directory name: {score: value}} of the sweep's `udr.json`, or {} without one."""
+  path = os.path.join(workdir, udr.RESULT_FILE)
+  if not os.path.exists(path):
+    return {}
+  return {name: {s: entry[s] for s in udr.SCORE_NAMES.values()}
+          for name, entry in files.read_json(path, 'UDR scores')['models'].items()}
+
+
 def collect(workdir):
   """(rows sorted by method, strength, seed; {run_dir: why it was excluded})."""
   rows, excluded = [], {}
+  udr_scores = _udr_scores(workdir)
   for run_dir in run_dirs(workdir):
     failure = run_directory.failure(run_dir)
     if failure:
@@ -103,7 +116,7 @@ def collect(workdir):
     if row is None:
       excluded[os.path.relpath(run_dir, workdir)] = 'not finished yet'
     else:
-      rows.append(row)
+      rows.append({**row, **udr_scores.get(os.path.basename(run_dir), {})})
   return sorted(rows, key=lambda r: (r['method'], r['strength'], r['seed'])), excluded
 
 
@@ -275,6 +288,15 @@ def _strength_table(rows, statistics):
   return table
 
 
+def _udr_panel_title(rows, name):
+  """'name (Spearman ρ = …, n models)' of UDR against the score `name` (undefined below
+  `score_correlations.MIN_MODELS` models or where either takes one value)."""
+  kept, rho = score_correlations.rank_correlations(rows, ['udr', name])
+  count = sum(r.get('udr') is not None and r.get(name) is not None for r in rows)
+  shown = f'{rho[0, 1]:.2f}' if len(kept) == 2 and np.isfinite(rho[0, 1]) else 'undefined'
+  return f'{name} (Spearman ρ = {shown}, {count} models)'
+
+
 def write_figures(workdir, rows, names, statistics):
   figures, sym = os.path.join(workdir, 'figures'), symbol(rows)
   plotted = [n for n in metric_names(names) if per_strength(rows, n)]
@@ -303,6 +325,9 @@ def write_figures(workdir, rows, names, statistics):
         os.path.join(figures, 'seed_variation.png'),
         {n: (per_strength(rows, n), statistics[n]['variance_between_strengths'])
          for n in headline}, sym)
+  if headline and 'udr' in statistics:
+    plotting.save_udr_vs_scores(os.path.join(figures, 'udr_vs_scores.png'), rows,
+                                [(n, _udr_panel_title(rows, n)) for n in headline], sym)
 
 
 def write_report(workdir):

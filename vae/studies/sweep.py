@@ -8,15 +8,22 @@ strength is β (β-VAE, β-TCVAE); else the reference study's values for the met
 sweep row can be checked against a single run. Each model writes to
 `workdir/runs/<method>_<v>_seed_<s>/` what a single run writes to its workdir, plus its
 disentanglement scores, before its completion marker (`vae.training.run_directory`).
+
+Once the models are trained, `workdir/udr.json` holds each finished model's UDR against the
+others (`vae.evaluation.udr`): every model encodes the same inputs, drawn with a key of the
+sweep's seed, so a sweep that grows by seeds or strengths scores its new models on the inputs of
+its old ones, and all of them again against the grown set.
 """
 
 import os
 
 from absl import logging
+import jax
 import numpy as np
 
 from vae import files
 from vae import settings
+from vae.evaluation import udr
 from vae.studies import report
 from vae.training import loop
 from vae.training import parallel
@@ -57,8 +64,56 @@ def train_sweep(config, dataset, workdir) -> list[run_directory.Member]:
   return [m for m, r in zip(sweep, results) if not r.failure]
 
 
+# The UDR inputs' stream of the sweep's seed: `fold_in`, not one of the run keys' splits, so the
+# inputs are no model's training or evaluation data.
+_UDR_STREAM = 0x0D12
+
+
+def _udr_record(names, result, udr_settings):
+  """udr.json's content: the settings, each model's scores by run directory name, and the
+  pairwise matrices in `order` (row: the model whose codes predict, column: the one predicted)."""
+  finite = lambda v: float(v) if np.isfinite(v) else None
+  return {'settings': udr_settings, 'order': names,
+          'models': {n: {**{s: finite(result[s][i]) for s in udr.SCORE_NAMES.values()},
+                         'active_latents': int(result['active_latents'][i])}
+                     for i, n in enumerate(names)},
+          'pairwise': {s: [[finite(v) for v in row] for row in matrix]
+                       for s, matrix in result['pairwise'].items()}}
+
+
+def write_udr(config, dataset, workdir, finished: list[run_directory.Member]):
+  """Writes `workdir/udr.json` for the `finished` members (`_udr_record`), unless it holds them
+  at `config.udr` already; returns its content, or None below two models (a stale file goes)."""
+  path = os.path.join(workdir, udr.RESULT_FILE)
+  names = [os.path.basename(m.workdir) for m in finished]
+  if len(finished) < 2:
+    logging.info('UDR compares models: %d finished, none computed', len(finished))
+    if os.path.exists(path):
+      os.remove(path)
+    return None
+  udr_settings = config.udr.to_dict()
+  if os.path.exists(path):
+    saved = files.read_json(path, 'UDR scores')
+    if saved.get('settings') == udr_settings and sorted(saved.get('order', [])) == sorted(names):
+      return saved
+  key = jax.random.fold_in(jax.random.key(config.seed), _UDR_STREAM)
+  codes, kls = [], []
+  for member in finished:
+    _, _, state = run_directory.restore_run(member.workdir, dataset)
+    member_codes, kl = udr.encode(state, dataset, key, config.udr.num_points)
+    codes.append(member_codes)
+    kls.append(kl)
+  groups = [m.strength for m in finished] if config.udr.pairs == 'same_strength' else None
+  result = udr.scores(codes, kls, config.udr.kl_threshold, config.udr.lasso_alpha, groups)
+  record = _udr_record(names, result, udr_settings)
+  files.write_json_atomic(path, record)
+  logging.info('UDR of %d models in %s', len(finished), path)
+  return record
+
+
 def run(config, workdir, dataset=None):
-  """Trains and scores the sweep, writes the report; returns (rows, excluded).
+  """Trains and scores the sweep, writes its UDR (`write_udr`) and report; returns (rows,
+  excluded).
 
   `config` is checked (every member: its strength listed, its seed in range) and its source
   opened here, before the directory is made, unless the caller did and hands `dataset` over.
@@ -76,7 +131,7 @@ def run(config, workdir, dataset=None):
   lock = files.DirectoryLock(workdir)
   try:
     files.remove_temporaries(workdir, os.path.join(workdir, 'figures'))
-    train_sweep(config, dataset, workdir)
+    write_udr(config, dataset, workdir, train_sweep(config, dataset, workdir))
     return report.write_report(workdir)
   finally:
     lock.release()
