@@ -16,15 +16,15 @@ def _as_2d_image(image):
   return image[..., 0] if image.shape[-1] == 1 else image
 
 
-def _mosaic(images, gap=2):
+def mosaic(images, gap=2):
   """[rows, cols, H, W, C] images as one [rows·(H+gap), cols·(W+gap), C] array on white."""
   rows, cols, height, width, channels = images.shape
-  mosaic = np.ones((rows * (height + gap) - gap, cols * (width + gap) - gap, channels), np.float32)
+  canvas = np.ones((rows * (height + gap) - gap, cols * (width + gap) - gap, channels), np.float32)
   for r in range(rows):
     for c in range(cols):
       top, left = r * (height + gap), c * (width + gap)
-      mosaic[top:top + height, left:left + width] = images[r, c]
-  return mosaic
+      canvas[top:top + height, left:left + width] = images[r, c]
+  return canvas
 
 
 def save_image_grid(path, images, title, row_labels=None, col_labels=None):
@@ -35,7 +35,7 @@ def save_image_grid(path, images, title, row_labels=None, col_labels=None):
   images = np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0)
   rows, cols, height, width = images.shape[:4]
   fig, ax = plt.subplots(figsize=(cols * 0.9 + 1.2, rows * 0.9 + 0.6))
-  ax.imshow(_as_2d_image(_mosaic(images)), cmap='gray', vmin=0.0, vmax=1.0,
+  ax.imshow(_as_2d_image(mosaic(images)), cmap='gray', vmin=0.0, vmax=1.0,
             interpolation='nearest')
   ax.set_xticks([c * (width + 2) + width / 2 for c in range(cols)] if col_labels else [])
   ax.set_yticks([r * (height + 2) + height / 2 for r in range(rows)] if row_labels else [])

@@ -3,8 +3,8 @@ disentanglement suite's files.
 
     eval row          the loss's named scalars on the fixed eval set (`evaluate`); at
                       `num_train_steps` a VAE's adds `log_px` and `elbo_gap` (`eval_row`)
-    figures/          reconstructions.png, and for a VAE samples.png and traversals.png
-                      (`save_figures`)
+    figures/          reconstructions.png, and for a VAE samples.png, traversals.png and the
+                      animated traversals traversals_<mode>.gif (`save_figures`)
     eval_disentanglement.json, factor_latent.md, figures/factor_latent.png
                       the suite's scores of the final state (`write_scores`)
 
@@ -20,6 +20,7 @@ import jax.numpy as jnp
 from vae import files
 from vae import models
 from vae import plotting
+from vae import traversal_animation
 from vae.evaluation import factor_latent
 from vae.evaluation import marginal_likelihood
 from vae.evaluation import suite
@@ -63,7 +64,8 @@ def eval_row(state, images, keys, config):
 
 
 def save_figures(state, images, key, eval_metrics, figures_dir):
-  """reconstructions.png, and for a VAE samples.png and traversals.png (only it generates)."""
+  """reconstructions.png, and for a VAE samples.png, traversals.png and traversals_<mode>.gif
+  (only it generates)."""
   variables = {'params': state.params}
   apply = state.model.apply
   originals = images[:8]
@@ -78,6 +80,7 @@ def save_figures(state, images, key, eval_metrics, figures_dir):
   traversal = apply(variables, images[:1], values, method=models.VAE.traverse)
   plotting.save_traversals(os.path.join(figures_dir, 'traversals.png'), traversal, values,
                            kl_per_dim)
+  traversal_animation.save_animations(figures_dir, state.model, state.params, images, kl_per_dim)
 
 
 def write_scores(workdir, state, dataset, key, sizes, final_row=None):
