@@ -14,6 +14,7 @@ from experiments.configs import sweep_test
 from tests import ROOT
 from vae import data
 from vae import settings
+from vae import traversal_animation as ta
 from vae.errors import UserInputError
 from vae.studies import report
 from vae.studies import sweep
@@ -67,7 +68,8 @@ def test_every_output_file(finished_sweep):
     run = sweep.run_dir(workdir, 'beta_vae', beta, 0)
     for name in ('metrics.jsonl', 'config.json', 'eval_disentanglement.json', 'factor_latent.md',
                  'figures/reconstructions.png', 'figures/samples.png', 'figures/traversals.png',
-                 'figures/factor_latent.png'):
+                 'figures/factor_latent.png',
+                 *(f'figures/{ta.file_name(mode)}' for mode in ta.MODES)):
       assert os.path.getsize(os.path.join(run, name)) > 0, name
     assert os.listdir(os.path.join(run, 'checkpoints'))
     with open(os.path.join(run, 'eval_disentanglement.json')) as f:
@@ -97,6 +99,21 @@ def test_every_output_file(finished_sweep):
     text = f.read()
   assert 'no comparison between strengths can be made' in text
   assert '## Which latents carry which factor' in text
+
+
+def test_the_sweeps_animation_has_one_panel_per_strength(finished_sweep):
+  _, workdir, _, _ = finished_sweep
+  combined = ta.read_frames(os.path.join(workdir, 'figures', 'traversals_by_strength.gif'))
+  panels = [ta.read_frames(os.path.join(sweep.run_dir(workdir, 'beta_vae', beta, 0), 'figures',
+                                        ta.file_name(ta.SWEEP_MODE))) for beta in (1, 8)]
+  assert combined.shape == (ta.NUM_FRAMES, ta.LABEL_HEIGHT + panels[0].shape[1],
+                            sum(p.shape[2] for p in panels) + ta.PANEL_GAP, 3)
+  left = 0
+  for panel in panels:  # β = 1 then β = 8, each model's own GIF under its label
+    width = panel.shape[2]
+    np.testing.assert_array_equal(combined[:, ta.LABEL_HEIGHT:, left:left + width], panel)
+    assert (combined[:, :ta.LABEL_HEIGHT, left:left + width] < 255).any()
+    left += width + ta.PANEL_GAP
 
 
 def test_report_rebuilds_the_summary_byte_for_byte(finished_sweep, tmp_path):

@@ -25,6 +25,7 @@ from absl import logging
 from vae import files
 from vae import methods
 from vae import plotting
+from vae import traversal_animation
 from vae.evaluation import suite
 from vae.evaluation import udr
 from vae.studies import score_correlations
@@ -310,15 +311,21 @@ def write_figures(workdir, rows, names, statistics):
       os.path.join(figures, 'training_curves.png'),
       {f"{sym}={r['strength']:g} seed={r['seed']}": metric_writer.read_metrics(r['run_dir'])
        for r in rows})
-  for figure in ('traversals', 'factor_latent'):
+  animation = traversal_animation.file_name(traversal_animation.SWEEP_MODE)
+  # (a model's figure, the sweep's figure of each strength's first seed, the sweep's writer)
+  side_by_side = (('traversals.png', 'traversals_by_strength.png', plotting.save_side_by_side),
+                  ('factor_latent.png', 'factor_latent_by_strength.png',
+                   plotting.save_side_by_side),
+                  (animation, 'traversals_by_strength.gif', traversal_animation.save_side_by_side))
+  for name, combined, save in side_by_side:
     first_seed = {}
     for r in rows:
-      path = os.path.join(r['run_dir'], 'figures', f'{figure}.png')
+      path = os.path.join(r['run_dir'], 'figures', name)
       if r['strength'] not in first_seed and os.path.exists(path):
         first_seed[r['strength']] = path
     if first_seed:
-      plotting.save_side_by_side(os.path.join(figures, f'{figure}_by_strength.png'),
-                                 {f'{sym} = {b:g}': p for b, p in sorted(first_seed.items())})
+      save(os.path.join(figures, combined),
+           {f'{sym} = {b:g}': p for b, p in sorted(first_seed.items())})
   headline = [n for n in HEADLINE_SCORES if n in statistics]
   if headline:
     plotting.save_seed_variation(
