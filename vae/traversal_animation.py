@@ -21,9 +21,11 @@ frames get Pillow's adaptive palette. Pillow merges a frame equal to the one bef
 longer duration), so `read_frames` expands frames by their durations.
 """
 
+import functools
 import io
 import os
 
+import jax
 import numpy as np
 import scipy.stats
 from PIL import Image
@@ -124,18 +126,27 @@ def _decoded_mean(module, codes):
   return module.likelihood.mean(module.decode(codes))
 
 
+# One compiled program per model and shape: run op by op, the decoder's ops compile one by one
+# (seconds per model on a CPU).
+@functools.partial(jax.jit, static_argnums=0)
+def _encoded(model, params, images):
+  return model.apply({'params': params}, images, method='encode')
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _decoded(model, params, codes):
+  return model.apply({'params': params}, codes, method=_decoded_mean)
+
+
 def frames(model, params, images, kl_per_dim, mode, num_examples=NUM_EXAMPLES,
            num_frames=NUM_FRAMES):
   """[num_frames, height, width(, 3)] 8-bit frames of `mode` for a VAE: rows are latents by KL
   (largest first), columns the first `num_examples` of `images[:NUM_FIT]`."""
-  variables = {'params': params}
-  means, logvars = (np.asarray(a) for a in model.apply(variables, images[:NUM_FIT],
-                                                      method='encode'))
+  means, logvars = (np.asarray(a) for a in _encoded(model, params, images[:NUM_FIT]))
   values = mode_values(mode, means, logvars, num_examples, num_frames)
   order = np.argsort(-np.asarray(kl_per_dim), kind='stable')
   codes = traversal_codes(means[:num_examples], values, order).astype(means.dtype)
-  decoded = np.asarray(model.apply(variables, codes.reshape(-1, codes.shape[-1]),
-                                   method=_decoded_mean))
+  decoded = np.asarray(_decoded(model, params, codes.reshape(-1, codes.shape[-1])))
   decoded = decoded.reshape(*codes.shape[:3], *decoded.shape[1:])
   return np.stack([to_frame(grid) for grid in decoded])
 
