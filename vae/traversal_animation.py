@@ -28,8 +28,10 @@ import os
 import jax
 import numpy as np
 import scipy.stats
+from matplotlib import font_manager
 from PIL import Image
 from PIL import ImageDraw
+from PIL import ImageFont
 from PIL import ImageSequence
 
 from vae import files
@@ -186,7 +188,9 @@ def save_animations(figures_dir, model, params, images, kl_per_dim):
 def _label(text, width):
   """[LABEL_HEIGHT, width, 3] uint8: `text` in black on white."""
   picture = Image.new('RGB', (width, LABEL_HEIGHT), 'white')
-  ImageDraw.Draw(picture).text((2, 2), text, fill='black')
+  # Pillow's own font has no Greek letters; matplotlib's DejaVu Sans writes β, γ, λ.
+  font = ImageFont.truetype(font_manager.findfont('DejaVu Sans'), 11)
+  ImageDraw.Draw(picture).text((2, 1), text, fill='black', font=font)
   return np.asarray(picture)
 
 
