@@ -84,9 +84,12 @@ def test_the_fixed_interval_cycle_goes_over_minus_two_to_two_from_the_mean():
 
 
 def test_a_start_outside_the_interval_still_cycles_inside_it():
-  # The reference's two reflections leave [−2, 2] for a start of 7 (grid from 2.25: −0.25 ... );
-  # the triangle wave stays inside.
+  # 7 on [−2, 2] starts at 2.25 of the interval's width; the grid runs to 4.15, where the
+  # reference's two reflections give values above 1 (from 3 on). The triangle wave
+  # arccos(cos(πg))/π folds any g into [0, 1].
   values = ta.interval_cycle(np.array(7.0), ta.NUM_FRAMES, -2.0, 2.0)
+  grid = 2.25 + 2.0 * np.arange(ta.NUM_FRAMES) / ta.NUM_FRAMES
+  np.testing.assert_allclose(values, -2 + 4 * _triangle(grid), atol=1e-12)
   assert values.min() >= -2.0 and values.max() <= 2.0
 
 
