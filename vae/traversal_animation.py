@@ -125,6 +125,7 @@ def to_frame(images):
 
 
 def _decoded_mean(module, codes):
+  """E[x | z] of each code z, as the figures show it."""
   return module.likelihood.mean(module.decode(codes))
 
 
