@@ -93,4 +93,8 @@ def disentanglement_config(num_train=10_000, num_test=5_000, sampled_batch_size=
       'skip_metrics': '',
       # IRS's quantile of the within-value deviations (the reference's 0.99; the paper's is 1).
       'irs_diff_quantile': 0.99,
+      # Fairness (Locatello et al. 2019b): points the classifiers train on (the study's 10,000) and
+      # points per value of each sensitive factor (the study's 100).
+      'fairness_num_train': 10_000,
+      'fairness_num_test_points_per_class': 100,
   })

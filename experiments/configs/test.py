@@ -24,4 +24,6 @@ def get_config():
   config.disentanglement = default.disentanglement_config(
       num_train=200, num_test=100, sampled_batch_size=16, sampled_num_train=50,
       sampled_num_eval=30, num_variance_estimate=200)
+  config.disentanglement.fairness_num_train = 200
+  config.disentanglement.fairness_num_test_points_per_class = 5
   return config

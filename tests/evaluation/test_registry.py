@@ -29,7 +29,8 @@ def test_the_metrics_write_the_result_files_keys_in_order():
 def _sizes():
   return ml_collections.ConfigDict({
       'num_train': 100, 'num_test': 50, 'encode_batch_size': 64, 'sampled_batch_size': 8,
-      'sampled_num_train': 20, 'sampled_num_eval': 10, 'num_variance_estimate': 100})
+      'sampled_num_train': 20, 'sampled_num_eval': 10, 'num_variance_estimate': 100,
+      'fairness_num_train': 50, 'fairness_num_test_points_per_class': 3})
 
 
 def test_each_metric_writes_its_declared_keys_for_each_representation():
@@ -50,6 +51,8 @@ def test_the_least_sizes_are_what_each_metric_declares():
       'sampled_num_eval': (1, ''),
       'num_variance_estimate': (2, 'the FactorVAE global variance needs two points'),
       'encode_batch_size': (1, ''),
+      'fairness_num_train': (2, 'the fairness classifiers need two training points'),
+      'fairness_num_test_points_per_class': (1, ''),
       'aggregate_samples': (1, '')}
   assert {size: registry.LEAST_SIZES[size] for size in expected} == expected
 

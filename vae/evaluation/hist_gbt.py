@@ -376,10 +376,9 @@ def _predict(raw, classes):
   return classes[raw.argmax(axis=0)]
 
 
-def fit_importance(x_train, y_train, x_test, y_test, *, seed=0,
-                   n_estimators=100, learning_rate=0.1, max_depth=3,
-                   max_bins=256):
-  """Boosts on ``x_train [N, F]`` → ``(importances [F], train_acc, test_acc)``.
+def fit_predict(x_train, y_train, x_test, *, seed=0, n_estimators=100, learning_rate=0.1,
+                max_depth=3, max_bins=256):
+  """Boosts on ``x_train [N, F]`` → ``(importances [F], train labels [N], test labels [M])``.
 
   ``y_train`` needs at least two classes. Importances sum to 1 unless no
   tree ever split, when they are all 0 (as sklearn's).
@@ -408,6 +407,11 @@ def fit_importance(x_train, y_train, x_test, y_test, *, seed=0,
     raw_test += learning_rate * leaves[rows, node_test]
   total = decrease.sum()
   importance = decrease / total if any_split and total > 0 else 0.0 * decrease
-  train_acc = float(np.mean(_predict(raw, classes) == y_train))
-  test_acc = float(np.mean(_predict(raw_test, classes) == y_test))
-  return importance, train_acc, test_acc
+  return importance, _predict(raw, classes), _predict(raw_test, classes)
+
+
+def fit_importance(x_train, y_train, x_test, y_test, **options):
+  """`fit_predict`'s ``(importances [F], train_acc, test_acc)``."""
+  importance, train_labels, test_labels = fit_predict(x_train, y_train, x_test, **options)
+  return (importance, float(np.mean(train_labels == y_train)),
+          float(np.mean(test_labels == y_test)))

@@ -10,6 +10,7 @@ from vae.evaluation import aggregate_posterior
 from vae.evaluation import beta_vae_score
 from vae.evaluation import dci
 from vae.evaluation import factor_vae_score
+from vae.evaluation import fairness
 from vae.evaluation import irs
 from vae.evaluation import metric
 from vae.evaluation import mig
@@ -28,6 +29,7 @@ METRICS = metric.registry((
     beta_vae_score.METRIC,
     factor_vae_score.METRIC,
     irs.METRIC,
+    fairness.METRIC,
 ))
 
 # {size: (least value, why)}: `vae.settings.check_disentanglement` checks each against it.
