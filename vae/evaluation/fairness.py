@@ -1,10 +1,11 @@
 """Unfairness of predictions made from a representation (Locatello et al. 2019b), as
 disentanglement_lib's `fairness` metric computes it.
 
-Per target factor i, a gradient-boosted classifier (sklearn's default `GradientBoostingClassifier()`,
-run by :mod:`hist_gbt`) learns factor i from the codes of `fairness_num_train` random points. For
-every other (sensitive) factor j, `fairness_num_test_points_per_class` factor tuples are drawn
-once; for each value c of factor j a copy of them with factor j set to c is encoded and classified.
+Per target factor i, a gradient-boosted classifier (sklearn's default
+`GradientBoostingClassifier()`, run by :mod:`hist_gbt`) learns factor i from the codes of
+`fairness_num_train` random points. For every other (sensitive) factor j,
+`fairness_num_test_points_per_class` factor tuples are drawn once; for each value c of factor j a
+copy of them with factor j set to c is encoded and classified.
 With counts[prediction, c], the total-variation distance between p(prediction | c) and
 p(prediction) is reduced over c to its mean weighted by each value's count and to its maximum
 (`inter_group_fairness`): matrices mean_fairness[i, j] and max_fairness[i, j]. Lower is fairer.
