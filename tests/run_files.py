@@ -31,7 +31,7 @@ TIMINGS = ('steps_per_s', 'seconds', 'stage_seconds')  # Wall-clock values: the 
 def tensorboard_points(workdir):
   """[(tag, step, value)] of every scalar in the run's event files, in file order."""
   points = []
-  for path in sorted(glob.glob(os.path.join(workdir, metric_writer.TENSORBOARD_DIR, '*'))):
+  for path in sorted(glob.glob(os.path.join(workdir, 'events.out.tfevents.*'))):
     with open(path, 'rb') as f:
       data = f.read()
     offset = 0
@@ -67,6 +67,12 @@ def _digest(path):
     return hashlib.sha256(f.read()).hexdigest()
 
 
+def _listing(directory):
+  """The names in `directory` but event files, named by wall-clock time (`tensorboard` compares
+  their points)."""
+  return sorted(n for n in os.listdir(directory) if not n.startswith('events.out.tfevents.'))
+
+
 def snapshot(workdir):
   """{relative run dir: {what: value}} plus the sweep-level files, for equality checks."""
   result = {}
@@ -86,10 +92,10 @@ def snapshot(workdir):
     for path in sorted(glob.glob(os.path.join(run_dir, run_directory.FIGURES_DIR, '*.png'))):
       entry[os.path.relpath(path, run_dir)] = _digest(path)
     # No stray temporaries, no extra or missing checkpoint steps.
-    entry['listing'] = {d: sorted(os.listdir(os.path.join(run_dir, d))) for d in
-                        ('.', run_directory.FIGURES_DIR, checkpoint.DIRECTORY)}
+    entry['listing'] = {d: _listing(os.path.join(run_dir, d))
+                        for d in ('.', run_directory.FIGURES_DIR, checkpoint.DIRECTORY)}
     result[name] = entry
-  result['listing'] = {d: sorted(os.listdir(os.path.join(workdir, d))) for d in ('.', 'figures')
+  result['listing'] = {d: _listing(os.path.join(workdir, d)) for d in ('.', 'figures')
                        if os.path.isdir(os.path.join(workdir, d))}
   for path in sorted(glob.glob(os.path.join(workdir, 'summary.*')) +
                      glob.glob(os.path.join(workdir, 'figures', '*.png'))):

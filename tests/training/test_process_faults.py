@@ -174,7 +174,7 @@ def test_a_full_disk_loses_no_row_and_the_rerun_resumes_exactly(reference, tmp_p
 def _tensorboard_points(workdir):
   """{(tag, step): value} as TensorBoard's own reader loads the run's events."""
   from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
-  events = event_accumulator.EventAccumulator(os.path.join(workdir, 'tensorboard'),
+  events = event_accumulator.EventAccumulator(str(workdir),
                                               size_guidance={event_accumulator.SCALARS: 0})
   events.Reload()
   points = {}

@@ -3,6 +3,8 @@ disentanglement suite's files.
 
     eval row          the loss's named scalars on the fixed eval set (`evaluate`); at
                       `num_train_steps` a VAE's adds `log_px` and `elbo_gap` (`eval_row`)
+    eval images       reconstructions, samples and a traversal as arrays, for TensorBoard at each
+                      evaluation (`eval_images`)
     figures/          reconstructions.png, and for a VAE samples.png, traversals.png and the
                       animated traversals traversals_<mode>.gif (`save_figures`)
     eval_disentanglement.json, factor_latent.md, figures/factor_latent.png
@@ -16,6 +18,7 @@ import os
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from vae import files
 from vae import models
@@ -63,23 +66,49 @@ def eval_row(state, images, keys, config):
   return metrics
 
 
-def save_figures(state, images, key, eval_metrics, figures_dir):
-  """reconstructions.png, and for a VAE samples.png, traversals.png and traversals_<mode>.gif
-  (only it generates)."""
+_TRAVERSAL_VALUES = (-2.5, 2.5, 9)  # linspace arguments: the traversed values of each latent.
+
+
+def _decoded(state, images, key):
+  """The figures' decoder passes: {'originals' (8), 'reconstructions', and for a VAE 'samples'
+  (32, from `key`) and 'traversals' ([latents, 9, ...] from the first image)}."""
   variables = {'params': state.params}
   apply = state.model.apply
   originals = images[:8]
-  recon = apply(variables, originals, method='reconstruct')
-  plotting.save_reconstructions(os.path.join(figures_dir, 'reconstructions.png'), originals, recon)
+  decoded = {'originals': originals,
+             'reconstructions': apply(variables, originals, method='reconstruct')}
+  if isinstance(state.model, models.VAE):
+    decoded['samples'] = apply(variables, key, 32, method=models.VAE.sample)
+    decoded['traversals'] = apply(variables, images[:1], jnp.linspace(*_TRAVERSAL_VALUES),
+                                  method=models.VAE.traverse)
+  return decoded
+
+
+def eval_images(state, images, key):
+  """{'reconstructions', and for a VAE 'samples' and 'traversals'}: [H, W, C] mosaics in [0, 1]
+  of the final figures' decoder passes (the same shapes, so nothing compiles twice), for
+  TensorBoard at each evaluation."""
+  decoded = {name: np.asarray(value, np.float32)
+             for name, value in _decoded(state, images, key).items()}
+  grids = {'reconstructions': np.stack([decoded.pop('originals'), decoded['reconstructions']])}
+  if 'samples' in decoded:
+    grids['samples'] = decoded['samples'].reshape(4, 8, *decoded['samples'].shape[1:])
+    grids['traversals'] = decoded['traversals']
+  return {name: np.clip(plotting.mosaic(grid), 0.0, 1.0) for name, grid in grids.items()}
+
+
+def save_figures(state, images, key, eval_metrics, figures_dir):
+  """reconstructions.png, and for a VAE samples.png, traversals.png and traversals_<mode>.gif
+  (only it generates)."""
+  decoded = _decoded(state, images, key)
+  plotting.save_reconstructions(os.path.join(figures_dir, 'reconstructions.png'),
+                                decoded['originals'], decoded['reconstructions'])
   if not isinstance(state.model, models.VAE):
     return
   kl_per_dim = [eval_metrics[f'kl_per_dim/{i}'] for i in range(state.model.latents)]
-  samples = apply(variables, key, 32, method=models.VAE.sample)
-  plotting.save_samples(os.path.join(figures_dir, 'samples.png'), samples)
-  values = jnp.linspace(-2.5, 2.5, 9)
-  traversal = apply(variables, images[:1], values, method=models.VAE.traverse)
-  plotting.save_traversals(os.path.join(figures_dir, 'traversals.png'), traversal, values,
-                           kl_per_dim)
+  plotting.save_samples(os.path.join(figures_dir, 'samples.png'), decoded['samples'])
+  plotting.save_traversals(os.path.join(figures_dir, 'traversals.png'), decoded['traversals'],
+                           jnp.linspace(*_TRAVERSAL_VALUES), kl_per_dim)
   traversal_animation.save_animations(figures_dir, state.model, state.params, images, kl_per_dim)
 
 

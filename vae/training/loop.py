@@ -218,7 +218,7 @@ def _train(config, dataset, runs, layout):
     members = layout.members(states, len(runs))
     for i in alive:
       if due_eval and runs[i].owned:
-        runs[i].writer.write(step, 'eval', runs[i].evaluate(members[i]))
+        runs[i].log_eval(members[i])
       if (due_checkpoint or stop) and parallel.writes_checkpoints():
         _save(runs[i], members[i], history, i)
     parallel.barrier(f'checkpoints of step {step}')

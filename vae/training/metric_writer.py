@@ -4,22 +4,43 @@
 A resumed run rewrites it (atomically) without the rows after its checkpoint, and rebuilds the
 TensorBoard events from it, so neither ever holds a point twice. tensorboardX writes events from a
 background thread whose queue `flush()` does not drain, so a killed run may lose its last points:
-before a run is marked complete its writer is closed (the thread joined), or, when the run is
-finished by a process that did not open one, the events are rebuilt (`rebuild_events`).
+the events are rebuilt (`rebuild_events`) when a run is opened and again when it is finished.
+
+The event files lie in the run directory itself, so TensorBoard names a sweep's run
+`<method>_<strength>_seed_<s>`; a rebuild deletes only event files (`events.out.tfevents.*`).
+What a rebuild writes comes from saved files alone: the rows; the suite's scores
+(`eval_disentanglement.json`) as `disentanglement/<representation>/<score>` at their step; and the
+HParams plugin's session start info and experiment summary (`config.json`'s defining settings
+against every eval and score tag), in the run's own events, not in tensorboardX's `add_hparams`
+sub-run. Images cannot be rebuilt (the states are gone), so each eval step's images are one event
+file of their own, written whole (a temporary directory, then a rename); a resume deletes those of
+the steps after its checkpoint and keeps the others.
 """
 
 import json
 import math
+import numbers
 import os
 import shutil
+import time
 
+import ml_collections
 from tensorboardX import SummaryWriter
+from tensorboardX import summary
 
 from vae import files
+from vae import methods
 from vae.errors import UserInputError
 
 METRICS_FILE = 'metrics.jsonl'
-TENSORBOARD_DIR = 'tensorboard'
+EVENTS_PREFIX = 'events.out.tfevents.'
+IMAGES_SUFFIX = '.images'
+CONFIG_FILE = 'config.json'
+SCORES_FILE = 'eval_disentanglement.json'
+SCORE_GROUPS = ('mean', 'sampled', 'aggregate_posterior')
+# The settings that define a model, as HParams columns (beside method, strength and seed).
+HPARAMS = ('method', 'model', 'latents', 'likelihood', 'learning_rate', 'batch_size',
+           'num_train_steps', 'seed')
 
 
 def _parse(path):
@@ -60,26 +81,104 @@ def _add_scalars(tensorboard, row):
       tensorboard.add_scalar(f"{row['split']}/{name}", float(value), row['step'])
 
 
-def _write_events(events_dir, rows):
-  """Replaces `events_dir` by the events of `rows`, all on disk when this returns."""
-  if os.path.exists(events_dir):
-    shutil.rmtree(events_dir)
-  tensorboard = SummaryWriter(events_dir, filename_suffix='.rebuilt')
+def _event_files(workdir, images):
+  """The names of `workdir`'s event files: the images' or the others'."""
+  return sorted(n for n in os.listdir(workdir)
+                if n.startswith(EVENTS_PREFIX) and n.endswith(IMAGES_SUFFIX) == images)
+
+
+def _read_json(workdir, name):
+  path = os.path.join(workdir, name)
+  return files.read_json(path, name) if os.path.exists(path) else None
+
+
+def score_rows(workdir):
+  """The rows of the suite's scores in `workdir/eval_disentanglement.json` (none without it)."""
+  results = _read_json(workdir, SCORES_FILE)
+  if results is None:
+    return []
+  return [{'step': results['step'], 'split': f'disentanglement/{group}',
+           **{k: v for k, v in results[group].items() if isinstance(v, numbers.Number)}}
+          for group in SCORE_GROUPS if group in results]
+
+
+def hparams(workdir):
+  """The HParams columns of the model in `workdir`: its method, strength, seed and settings."""
+  saved = _read_json(workdir, CONFIG_FILE)
+  if saved is None:
+    return {}
+  columns = {name: saved[name] for name in HPARAMS if name in saved}
+  columns['strength'] = methods.strength_of(ml_collections.ConfigDict(saved))
+  return columns
+
+
+def _add_hparams(tensorboard, columns, rows):
+  """The HParams plugin's experiment (columns against every eval and score tag) and session."""
+  tags = sorted({f"{r['split']}/{k}" for r in rows if r['split'] != 'train' for k in r
+                 if k not in ('step', 'split') and not k.startswith('kl_per_dim/')})
+  experiment, start, _ = summary.hparams(columns, dict.fromkeys(tags))
+  for proto in (experiment, start):
+    tensorboard.file_writer.add_summary(proto)
+
+
+def _write_events(workdir, rows):
+  """Replaces `workdir`'s scalar event files by the events of `rows`, the scores and the
+  HParams, all on disk when this returns."""
+  for name in _event_files(workdir, images=False):
+    os.remove(os.path.join(workdir, name))
+  rows = rows + score_rows(workdir)
+  tensorboard = SummaryWriter(workdir, filename_suffix='.rebuilt')
+  columns = hparams(workdir)
+  if columns:
+    _add_hparams(tensorboard, columns, rows)
   for row in rows:
     _add_scalars(tensorboard, row)
   tensorboard.close()  # Joins the writer thread, which `flush()` leaves with its queue.
 
 
 def rebuild_events(workdir):
-  """The TensorBoard events of `workdir` rebuilt from its `metrics.jsonl`, point for point."""
-  _write_events(os.path.join(workdir, TENSORBOARD_DIR), read_metrics(workdir))
+  """The TensorBoard scalars and HParams of `workdir` rebuilt from its saved files."""
+  _write_events(workdir, read_metrics(workdir))
+
+
+def _image_step(name):
+  """The step of an images event file, from its name."""
+  return int(name[:-len(IMAGES_SUFFIX)].rsplit('.step_', 1)[1])
+
+
+def has_images(workdir, step):
+  """Whether `workdir` holds the images of `step`."""
+  return any(_image_step(n) == step for n in _event_files(workdir, images=True))
+
+
+def write_images(workdir, step, images):
+  """`images` ({name: [H, W, C] array in [0, 1]}) at `step` as `images/<name>`, in one event file
+  that replaces any earlier one of that step."""
+  tmp = files.temporary(os.path.join(workdir, 'images'))
+  tensorboard = SummaryWriter(tmp)
+  for name, image in images.items():
+    tensorboard.add_image(f'images/{name}', image, step, dataformats='HWC')
+  tensorboard.close()
+  # Named by time first: TensorBoard reads a directory's event files in name order.
+  final = f'{EVENTS_PREFIX}{time.time():.6f}.step_{step}{IMAGES_SUFFIX}'
+  (written,) = os.listdir(tmp)
+  os.replace(os.path.join(tmp, written), os.path.join(workdir, final))
+  shutil.rmtree(tmp)
+  _drop_images(workdir, lambda n: _image_step(n) == step and n != final)
+
+
+def _drop_images(workdir, condition):
+  """Deletes the images event files whose names meet `condition`."""
+  for name in _event_files(workdir, images=True):
+    if condition(name):
+      os.remove(os.path.join(workdir, name))
 
 
 class MetricWriter:
   """Appends rows to `metrics.jsonl` and mirrors them to TensorBoard.
 
-  Opening it keeps only the rows at or before `resume_step` (the restored checkpoint's step) and
-  rebuilds the TensorBoard events from them.
+  Opening it keeps only the rows and images at or before `resume_step` (the restored
+  checkpoint's step) and rebuilds the TensorBoard scalars from them.
   """
 
   def __init__(self, workdir, resume_step: int):
@@ -88,9 +187,9 @@ class MetricWriter:
     kept = [r for r in rows if r['step'] <= resume_step]
     if os.path.exists(self._path):
       files.write_atomic(self._path, ''.join(json.dumps(r) + '\n' for r in kept))
-    events = os.path.join(workdir, TENSORBOARD_DIR)
-    _write_events(events, kept)
-    self._tensorboard = SummaryWriter(events)  # Its own file beside the rebuilt one.
+    _drop_images(workdir, lambda name: _image_step(name) > resume_step)
+    _write_events(workdir, kept)
+    self._tensorboard = SummaryWriter(workdir)  # Its own file beside the rebuilt one.
 
   def write(self, step: int, split: str, scalars: dict):
     row = {'step': int(step), 'split': split}

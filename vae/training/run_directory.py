@@ -2,7 +2,9 @@
 
     config.json              what defines the model (`member_config`), written first
     metrics.jsonl            train/eval rows; rows after the restored checkpoint are dropped
-    tensorboard/             rebuilt from metrics.jsonl whenever the run is opened
+    events.out.tfevents.*    TensorBoard: scalars and HParams rebuilt from the saved files when
+                             the run is opened and finished; each eval step's images in a file
+                             of their own (`vae.training.metric_writer`)
     checkpoints/<step>/      verified checkpoints (`vae.training.checkpoint`), newest 2 intact kept
     figures/*.png            from the final state (`vae.evaluation.model_evaluation`)
     eval_disentanglement.json  (sweeps) the suite's scores of the final state (`evaluate_run`
@@ -181,6 +183,15 @@ class RunDir:
     and `elbo_gap`)."""
     return model_evaluation.eval_row(state, self.eval_images, self.keys, self.config)
 
+  def log_eval(self, state):
+    """Writes the eval row of `state` and its images (`model_evaluation.eval_images`)."""
+    self.writer.write(int(state.step), 'eval', self.evaluate(state))
+    self._write_images(state)
+
+  def _write_images(self, state):
+    metric_writer.write_images(self.member.workdir, int(state.step), model_evaluation.eval_images(
+        state, self.eval_images, self.keys['sample']))
+
   def finish(self, state, disentanglement=None):
     """The final evaluation (`model_evaluation.write_final`: figures, then the suite's files at
     the sample sizes `disentanglement`, if given), then the completion marker, last."""
@@ -194,11 +205,13 @@ class RunDir:
       self.writer.write(step, 'eval', eval_metrics)
     model_evaluation.write_final(self.member.workdir, state, self.eval_images, self.keys,
                                  eval_metrics, self.dataset, disentanglement)
-    if self.writer is None:  # Not rebuilt by this process: a killed attempt may have lost events.
-      metric_writer.rebuild_events(self.member.workdir)
-    else:
-      self.writer.close()  # Joins tensorboardX's writer thread: every point is on disk.
+    if not metric_writer.has_images(self.member.workdir, step):  # Lost with a killed attempt.
+      self._write_images(state)
+    if self.writer is not None:
+      self.writer.close()  # Joins tensorboardX's writer thread before the rebuild deletes its file.
       self.writer = None
+    # With the scores and whatever events a killed attempt lost, from the saved files.
+    metric_writer.rebuild_events(self.member.workdir)
     files.write_json_atomic(os.path.join(self.member.workdir, COMPLETE_FILE), {'step': step})
     return eval_metrics
 
@@ -251,8 +264,10 @@ def evaluate_run(workdir, sizes=None, **overrides):
       sizes.update(overrides)
     settings.check_disentanglement(sizes, dataset, config.dataset)
     step = int(state.step)
-    return model_evaluation.write_scores(workdir, state, dataset,
-                                         train.named_keys(config.seed)['disentanglement'], sizes,
-                                         final_eval_row(workdir, step))
+    scores = model_evaluation.write_scores(workdir, state, dataset,
+                                           train.named_keys(config.seed)['disentanglement'],
+                                           sizes, final_eval_row(workdir, step))
+    metric_writer.rebuild_events(workdir)  # The new scores as scalars and HParams metrics.
+    return scores
   finally:
     lock.release()

@@ -1,0 +1,114 @@
+"""What `tensorboard --logdir` shows of a sweep, read back with TensorBoard's own readers.
+
+Run names, the scores as scalars, the images of each evaluation and the HParams plugin's data are
+loaded with `EventMultiplexer` and parsed with the hparams plugin's `metadata`, never with the
+writer's code; a killed and resumed run shows each (tag, step) once.
+"""
+
+import json
+import os
+
+import pytest
+from tensorboard.backend.event_processing import event_multiplexer
+from tensorboard.plugins.hparams import metadata
+
+from experiments.configs import sweep_test
+from experiments.configs import test as test_config
+from tests import run_files
+from vae.studies import sweep
+from vae.training import loop
+from vae.training.metric_writer import read_metrics
+
+_STRENGTHS = (1, 8)  # sweep_test's betas.
+
+
+def _multiplexer(logdir):
+  events = event_multiplexer.EventMultiplexer(size_guidance={'scalars': 0, 'images': 0,
+                                                             'tensors': 0})
+  events.AddRunsFromDirectory(str(logdir))
+  events.Reload()
+  return events
+
+
+@pytest.fixture(scope='module')
+def finished_sweep(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('sweep'))
+  config = sweep_test.get_config()
+  sweep.run(config, workdir)
+  return config, workdir, _multiplexer(os.path.join(workdir, 'runs'))
+
+
+@pytest.mark.slow  # The sweep fixture: about 2.5 min on the shared 2-core CPU.
+def test_runs_are_named_by_method_strength_and_seed(finished_sweep):
+  _, _, events = finished_sweep
+  assert sorted(events.Runs()) == [f'beta_vae_{s}_seed_0' for s in _STRENGTHS]
+
+
+@pytest.mark.slow  # The sweep fixture: about 2.5 min on the shared 2-core CPU.
+def test_every_score_is_a_scalar_at_the_final_step(finished_sweep):
+  config, workdir, events = finished_sweep
+  for strength in _STRENGTHS:
+    name = f'beta_vae_{strength}_seed_0'
+    with open(os.path.join(workdir, 'runs', name, 'eval_disentanglement.json')) as f:
+      results = json.load(f)
+    tags = events.Runs()[name]['scalars']
+    assert 'eval/log_px' in tags
+    for group in ('mean', 'sampled'):
+      assert results[group]
+      for key, value in results[group].items():
+        (point,) = events.Scalars(name, f'disentanglement/{group}/{key}')
+        assert point.step == config.num_train_steps
+        assert point.value == pytest.approx(value, rel=2**-23)  # float32 of the saved score.
+
+
+@pytest.mark.slow  # The sweep fixture: about 2.5 min on the shared 2-core CPU.
+def test_images_exist_at_each_evaluation(finished_sweep):
+  config, _, events = finished_sweep
+  eval_steps = list(range(config.eval_every_steps, config.num_train_steps + 1,
+                          config.eval_every_steps))
+  for run in events.Runs():
+    for name in ('reconstructions', 'samples', 'traversals'):
+      assert [e.step for e in events.Images(run, f'images/{name}')] == eval_steps
+
+
+@pytest.mark.slow  # The sweep fixture: about 2.5 min on the shared 2-core CPU.
+def test_hparams_list_the_settings_and_every_metric(finished_sweep):
+  _, workdir, events = finished_sweep
+  content = events.PluginRunToTagToContent(metadata.PLUGIN_NAME)
+  assert sorted(content) == sorted(events.Runs())
+  for run, tags in content.items():
+    start = metadata.parse_session_start_info_plugin_data(
+        tags[metadata.SESSION_START_INFO_TAG]).hparams
+    assert start['method'].string_value == 'beta_vae'
+    assert start['strength'].number_value == float(run.split('_')[2])
+    assert start['seed'].number_value == 0
+    for setting in ('model', 'latents', 'learning_rate', 'batch_size', 'num_train_steps',
+                    'likelihood'):
+      assert setting in start
+    experiment = metadata.parse_experiment_plugin_data(tags[metadata.EXPERIMENT_TAG])
+    metrics = {m.name.tag for m in experiment.metric_infos}
+    assert {'eval/recon', 'eval/kl', 'eval/elbo', 'eval/log_px'} <= metrics
+    with open(os.path.join(workdir, 'runs', run, 'eval_disentanglement.json')) as f:
+      results = json.load(f)
+    assert {f'disentanglement/mean/{k}' for k in results['mean']} <= metrics
+    assert metrics <= set(events.Runs()[run]['scalars'])  # Every metric has its values.
+
+
+@pytest.mark.parametrize('kill', [6, 12])
+def test_a_resumed_run_shows_each_point_once(tmp_path, monkeypatch, kill):
+  workdir = str(tmp_path / 'run')
+  config = test_config.get_config()
+  with run_files.kill_at(kill, monkeypatch):
+    with pytest.raises(run_files.Killed):
+      loop.train_and_evaluate(config, workdir)
+  loop.train_and_evaluate(config, workdir)
+  events = _multiplexer(tmp_path)
+  assert list(events.Runs()) == ['run']  # The events lie in the run directory itself.
+  tags = events.Runs()['run']
+  scalars = [(tag, e.step) for tag in tags['scalars'] for e in events.Scalars('run', tag)]
+  assert len(scalars) == len(set(scalars))
+  expected = {(f"{r['split']}/{k}", r['step']) for r in read_metrics(workdir)
+              for k in r if k not in ('step', 'split')}
+  assert set(scalars) == expected
+  for name in ('reconstructions', 'samples', 'traversals'):
+    assert [e.step for e in events.Images('run', f'images/{name}')] == [2, 4]
