@@ -18,6 +18,7 @@ from vae import models
 from vae import rules
 from vae.errors import UserInputError
 from vae.evaluation import aggregate_posterior
+from vae.evaluation import downstream_task
 from vae.evaluation import registry
 from vae.evaluation import sampled_scores
 from vae.evaluation import udr
@@ -127,6 +128,10 @@ def check_disentanglement(sizes, dataset=None, dataset_name=''):
   if 'irs_diff_quantile' in sizes:
     rules.real(lambda v: 0 < v <= 1, 'in (0, 1]').check(
         '--config.disentanglement.irs_diff_quantile', sizes.irs_diff_quantile)
+  if 'downstream_num_train' in sizes:
+    rules.Rule(downstream_task.valid_train_sizes, 'four increasing integers, comma separated, '
+               'the first at least 5 (e.g. 10,100,1000,10000)').check(
+                   '--config.disentanglement.downstream_num_train', sizes.downstream_num_train)
   for name in aggregate_posterior.WHOLE_GRID_SCORES:
     value = sizes.get(name, False)
     if not isinstance(value, bool):

@@ -97,4 +97,7 @@ def disentanglement_config(num_train=10_000, num_test=5_000, sampled_batch_size=
       # points per value of each sensitive factor (the study's 100).
       'fairness_num_train': 10_000,
       'fairness_num_test_points_per_class': 100,
+      # Downstream task: the four training sizes (the study's) and the test points of each size.
+      'downstream_num_train': '10,100,1000,10000',
+      'downstream_num_test': 5_000,
   })

@@ -26,4 +26,6 @@ def get_config():
       sampled_num_eval=30, num_variance_estimate=200)
   config.disentanglement.fairness_num_train = 200
   config.disentanglement.fairness_num_test_points_per_class = 5
+  config.disentanglement.downstream_num_train = '10,20,40,80'
+  config.disentanglement.downstream_num_test = 50
   return config

@@ -9,6 +9,7 @@ from vae.evaluation import active_units
 from vae.evaluation import aggregate_posterior
 from vae.evaluation import beta_vae_score
 from vae.evaluation import dci
+from vae.evaluation import downstream_task
 from vae.evaluation import factor_vae_score
 from vae.evaluation import fairness
 from vae.evaluation import irs
@@ -29,6 +30,7 @@ METRICS = metric.registry((
     beta_vae_score.METRIC,
     factor_vae_score.METRIC,
     irs.METRIC,
+    downstream_task.METRIC,
     fairness.METRIC,
 ))
 
