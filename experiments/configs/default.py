@@ -100,4 +100,9 @@ def disentanglement_config(num_train=10_000, num_test=5_000, sampled_batch_size=
       # Downstream task: the four training sizes (the study's) and the test points of each size.
       'downstream_num_train': '10,100,1000,10000',
       'downstream_num_test': 5_000,
+      # Strong downstream task: training and test points, and interventions per target factor
+      # (the reference's unit-test sizes and its function's default).
+      'strong_downstream_num_train': 1_000,
+      'strong_downstream_num_test': 1_000,
+      'strong_downstream_num_experiments': 10,
   })

@@ -28,4 +28,7 @@ def get_config():
   config.disentanglement.fairness_num_test_points_per_class = 5
   config.disentanglement.downstream_num_train = '10,20,40,80'
   config.disentanglement.downstream_num_test = 50
+  config.disentanglement.strong_downstream_num_train = 50
+  config.disentanglement.strong_downstream_num_test = 20
+  config.disentanglement.strong_downstream_num_experiments = 2
   return config

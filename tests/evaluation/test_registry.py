@@ -30,7 +30,10 @@ def _sizes():
   return ml_collections.ConfigDict({
       'num_train': 100, 'num_test': 50, 'encode_batch_size': 64, 'sampled_batch_size': 8,
       'sampled_num_train': 20, 'sampled_num_eval': 10, 'num_variance_estimate': 100,
-      'fairness_num_train': 50, 'fairness_num_test_points_per_class': 3})
+      'fairness_num_train': 50, 'fairness_num_test_points_per_class': 3,
+      'downstream_num_train': '10,20,30,40', 'downstream_num_test': 20,
+      'strong_downstream_num_train': 30, 'strong_downstream_num_test': 20,
+      'strong_downstream_num_experiments': 1})
 
 
 def test_each_metric_writes_its_declared_keys_for_each_representation():
@@ -53,6 +56,8 @@ def test_the_least_sizes_are_what_each_metric_declares():
       'encode_batch_size': (1, ''),
       'fairness_num_train': (2, 'the fairness classifiers need two training points'),
       'fairness_num_test_points_per_class': (1, ''),
+      'strong_downstream_num_train': (2, 'the classifiers need two training points'),
+      'strong_downstream_num_experiments': (1, ''),
       'aggregate_samples': (1, '')}
   assert {size: registry.LEAST_SIZES[size] for size in expected} == expected
 

@@ -32,7 +32,9 @@ _UNIT_INTERVAL = ('beta_vae_train_accuracy', 'beta_vae_eval_accuracy', 'factor_v
                   'fairness_mean_fairness_mean_pred_mean_sens',
                   'fairness_max_fairness_max_pred_max_sens',
                   *(f'downstream_{fit}_n{p}_{s}_accuracy' for fit in ('logreg', 'gbt')
-                    for p in range(1, 5) for s in ('mean', 'min')))
+                    for p in range(1, 5) for s in ('mean', 'min')),
+                  *(f'strong_downstream_mean_{s}accuracy' for s in
+                    ('train_', 'test_', 'strong_train_', 'strong_test_')))
 _NON_NEGATIVE = ('gaussian_total_correlation', 'gaussian_wasserstein_correlation',
                  'gaussian_wasserstein_correlation_norm', 'mutual_info_score')
 
@@ -64,7 +66,8 @@ def test_every_score_in_its_valid_range(config, tmp_path):
   # Every metric is timed (the suite benchmark reports their shares).
   assert set(scores['stage_seconds']) == {
       'encoding', 'active_units', 'mig', 'dci', 'sap', 'modularity', 'unsupervised', 'beta_vae',
-      'factor_vae', 'irs', 'factor_latent', 'fairness', 'downstream_task'}
+      'factor_vae', 'irs', 'factor_latent', 'fairness', 'downstream_task',
+      'strong_downstream_task'}
 
 
 @pytest.mark.slow  # The whole 737,280-image grid is rendered and encoded.
@@ -102,10 +105,13 @@ def test_observations_to_encode_at_the_published_sizes():
   # Hand count: 10,000 + 5,000 points, BetaVAE 15,000 points × 64 pairs × 2, FactorVAE 15,000
   # points × 64 and 10,000 for the variance estimate: the ~2.9 M of issue 11. Fairness: its
   # 10,000 training points (its interventions depend on the dataset, not counted). Downstream
-  # task: 10 + 100 + 1,000 + 10,000 training points and 5,000 test points for each.
+  # task: 10 + 100 + 1,000 + 10,000 training points and 5,000 test points for each. Strong
+  # downstream task: its 1,000 training and 1,000 test points (its interventions depend on the
+  # dataset, not counted).
   sizes = default.disentanglement_config()
   assert (suite.observations_to_encode(sizes)
-          == 15_000 + 15_000 * 64 * 3 + 10_000 + 10_000 + 11_110 + 4 * 5_000 == 2_946_110)
+          == 15_000 + 15_000 * 64 * 3 + 10_000 + 10_000 + 11_110 + 4 * 5_000 + 2_000
+          == 2_948_110)
 
 
 def _small_sizes(points):
@@ -113,7 +119,8 @@ def _small_sizes(points):
       'num_train': 100, 'num_test': 50, 'encode_batch_size': 64, 'sampled_batch_size': 8,
       'sampled_num_train': points, 'sampled_num_eval': points // 2,
       'num_variance_estimate': 100, 'fairness_num_train': 50,
-      'fairness_num_test_points_per_class': 2,
+      'fairness_num_test_points_per_class': 2, 'strong_downstream_num_train': 30,
+      'strong_downstream_num_test': 20, 'strong_downstream_num_experiments': 1,
       # Minutes of cross-validated fits on 16 pixel-count codes, and nothing tabulation changes.
       'skip_metrics': 'downstream_task'})
 

@@ -18,6 +18,7 @@ from vae.evaluation import mig
 from vae.evaluation import modularity
 from vae.evaluation import sampled_scores
 from vae.evaluation import sap
+from vae.evaluation import strong_downstream_task
 from vae.evaluation import unsupervised
 
 METRICS = metric.registry((
@@ -32,6 +33,7 @@ METRICS = metric.registry((
     irs.METRIC,
     downstream_task.METRIC,
     fairness.METRIC,
+    strong_downstream_task.METRIC,
 ))
 
 # {size: (least value, why)}: `vae.settings.check_disentanglement` checks each against it.
