@@ -87,7 +87,7 @@ _GLIBC_HEAP = flags.DEFINE_bool(
 _ENCODER_POINTS = flags.DEFINE_integer('encoder_points', 8192,
                                        'Observations encoded per timed window of `encoder`.')
 _SUITE_SCALE = flags.DEFINE_float(
-    'suite_scale', 1.0, 'Multiplies every size of the default disentanglement config in `suite` '
+    'suite_scale', 1.0, 'Multiplies every sample size of the default disentanglement config in `suite` '
     '(1: the published sizes; e.g. 0.05 for a quick run). The batch size stays 64.')
 _SUITE_TRAIN_STEPS = flags.DEFINE_integer(
     'suite_train_steps', 300, 'Fused training steps of the model `suite` scores (0: scored at '
@@ -381,10 +381,15 @@ def encoder_case(peak, impl='auto'):
 def _scaled_sizes(scale):
   """The default disentanglement sizes × `scale` (at least one point each; batch unchanged)."""
   names = ('num_train', 'num_test', 'sampled_num_train', 'sampled_num_eval',
-           'num_variance_estimate')
+           'num_variance_estimate', 'fairness_num_train', 'fairness_num_test_points_per_class',
+           'downstream_num_test', 'strong_downstream_num_train', 'strong_downstream_num_test')
   defaults = default_config.disentanglement_config()
+  # The downstream sizes stay increasing and at least the logistic regression's 5 folds.
+  downstream = ','.join(str(max(5 + i, round(int(n) * scale)))
+                        for i, n in enumerate(defaults.downstream_num_train.split(',')))
   return default_config.disentanglement_config(
-      sampled_batch_size=defaults.sampled_batch_size,
+      sampled_batch_size=defaults.sampled_batch_size, downstream_num_train=downstream,
+      strong_downstream_num_experiments=defaults.strong_downstream_num_experiments,
       **{name: max(2, round(defaults[name] * scale)) for name in names})
 
 

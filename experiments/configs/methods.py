@@ -37,6 +37,11 @@ def get_config():
   config.importance_chunk_size = 100
   config.disentanglement = default.disentanglement_config(
       num_train=500, num_test=250, sampled_num_train=50, sampled_num_eval=30,
-      num_variance_estimate=500)
+      num_variance_estimate=500, fairness_num_train=500, fairness_num_test_points_per_class=10,
+      downstream_num_train='10,50,100,500', downstream_num_test=250,
+      strong_downstream_num_train=500, strong_downstream_num_test=250,
+      strong_downstream_num_experiments=2)
   config.disentanglement.representations = 'mean'  # Half the suite's time; the table reads it.
+  # Tens of GBT fits per model: minutes over a comparison on two cores.
+  config.disentanglement.skip_metrics = 'downstream_task,strong_downstream_task'
   return config

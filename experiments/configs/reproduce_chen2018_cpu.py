@@ -32,8 +32,13 @@ def get_config():
   config.importance_chunk_size = 16
   config.disentanglement = default.disentanglement_config(
       num_train=2000, num_test=1000, sampled_num_train=200, sampled_num_eval=100,
-      num_variance_estimate=2000)
+      num_variance_estimate=2000, fairness_num_train=2000, fairness_num_test_points_per_class=20,
+      downstream_num_train='10,100,1000,2000', downstream_num_test=1000,
+      strong_downstream_num_train=1000, strong_downstream_num_test=1000,
+      strong_downstream_num_experiments=2)
   config.disentanglement.representations = 'mean'
+  # The reproduction is of Chen et al.'s MIG: the classifier metrics would double its time.
+  config.disentanglement.skip_metrics = 'downstream_task,fairness,strong_downstream_task'
   config.disentanglement.chen_mig = True
   config.disentanglement.elbo_decomposition = True
   config.disentanglement.aggregate_samples = 1000

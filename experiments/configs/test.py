@@ -6,6 +6,14 @@
 from experiments.configs import default
 
 
+# The classifier metrics' sizes: a few points per value of the test grid's factors.
+CLASSIFIER_SIZES = dict(
+    fairness_num_train=200, fairness_num_test_points_per_class=5,
+    downstream_num_train='10,20,40,80', downstream_num_test=50,
+    strong_downstream_num_train=50, strong_downstream_num_test=20,
+    strong_downstream_num_experiments=2)
+
+
 def get_config():
   config = default.get_config()
   config.latents = 4
@@ -23,12 +31,5 @@ def get_config():
   config.discriminator_layers = 2
   config.disentanglement = default.disentanglement_config(
       num_train=200, num_test=100, sampled_batch_size=16, sampled_num_train=50,
-      sampled_num_eval=30, num_variance_estimate=200)
-  config.disentanglement.fairness_num_train = 200
-  config.disentanglement.fairness_num_test_points_per_class = 5
-  config.disentanglement.downstream_num_train = '10,20,40,80'
-  config.disentanglement.downstream_num_test = 50
-  config.disentanglement.strong_downstream_num_train = 50
-  config.disentanglement.strong_downstream_num_test = 20
-  config.disentanglement.strong_downstream_num_experiments = 2
+      sampled_num_eval=30, num_variance_estimate=200, **CLASSIFIER_SIZES)
   return config
