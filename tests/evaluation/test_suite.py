@@ -46,6 +46,7 @@ def _evaluate(workdir, *flags):
 
 @pytest.mark.slow  # The exact DCI fits make it long; `.ci/run` runs it.
 def test_every_score_in_its_valid_range(config, tmp_path):
+  config.disentanglement.skip_metrics = ''
   workdir = str(tmp_path / 'run')
   loop.train_and_evaluate(config, workdir)
   result = _evaluate(workdir)
