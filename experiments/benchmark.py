@@ -87,8 +87,8 @@ _GLIBC_HEAP = flags.DEFINE_bool(
 _ENCODER_POINTS = flags.DEFINE_integer('encoder_points', 8192,
                                        'Observations encoded per timed window of `encoder`.')
 _SUITE_SCALE = flags.DEFINE_float(
-    'suite_scale', 1.0, 'Multiplies every sample size of the default disentanglement config in `suite` '
-    '(1: the published sizes; e.g. 0.05 for a quick run). The batch size stays 64.')
+    'suite_scale', 1.0, 'Multiplies every sample size of the default disentanglement config in '
+    '`suite` (1: the published sizes; e.g. 0.05 for a quick run). The batch size stays 64.')
 _SUITE_TRAIN_STEPS = flags.DEFINE_integer(
     'suite_train_steps', 300, 'Fused training steps of the model `suite` scores (0: scored at '
     'its initialisation, where most codes have collapsed).')

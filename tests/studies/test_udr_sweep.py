@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from experiments.configs import sweep_test
+from experiments.configs import test
 from vae.evaluation import udr
 from vae.studies import sweep
 from vae.training import run_directory
@@ -21,7 +22,7 @@ def _config():
   # every latent counts here, so the similarity matrices are fitted on real codes.
   config.udr.kl_threshold = 0.0
   # Time; MIG, DCI stay.
-  config.disentanglement.skip_metrics = 'beta_vae,factor_vae,modularity,downstream_task'
+  config.disentanglement.skip_metrics = f'beta_vae,factor_vae,modularity,{test.SKIP_METRICS}'
   return config
 
 

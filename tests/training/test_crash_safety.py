@@ -47,7 +47,7 @@ def sweep_config():
   config.disentanglement = default.disentanglement_config(  # The smallest sizes the suite takes.
       num_train=20, num_test=10, sampled_batch_size=4, sampled_num_train=10, sampled_num_eval=10,
       num_variance_estimate=20, **test_config.CLASSIFIER_SIZES)
-  config.disentanglement.skip_metrics = test_config.get_config().disentanglement.skip_metrics
+  config.disentanglement.skip_metrics = test_config.SKIP_METRICS
   return config
 
 
