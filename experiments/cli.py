@@ -18,6 +18,7 @@ from absl import logging
 import ml_collections
 from ml_collections.config_flags.config_flags import ConfigFileFlagParser
 
+from vae import files
 from vae.errors import Interrupted
 from vae.errors import UserInputError
 from vae.training import parallel
@@ -200,7 +201,8 @@ def run(job, *args):
     sys.exit(e.exit_code)
   except OSError as e:  # Disk full, permission denied, a file where a directory should be.
     if e.filename is not None:
-      sys.exit(f'error: cannot write {e.filename}: {e.strerror or _one_line(e)}')
+      sys.exit(f'error: cannot write {e.filename}: {e.strerror or _one_line(e)}'
+               f'{files.space_note(e)}')
     sys.exit(f'error: {_one_line(e)}')
 
 

@@ -1,6 +1,8 @@
-"""Shared fixtures (the tiny test config) and a persistent compilation cache."""
+"""Shared fixtures (the tiny test config, signal handlers restored) and a persistent compilation
+cache."""
 
 import os
+import signal
 import tempfile
 
 # One persistent XLA cache for the session and the entry points it starts as subprocesses: the
@@ -18,3 +20,12 @@ from experiments.configs import test as test_config  # noqa: E402
 @pytest.fixture
 def config():
   return test_config.get_config()
+
+
+@pytest.fixture
+def restored_signals():
+  """`experiments.cli.run` installs the stop-request handlers: give pytest its own back after."""
+  saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+  yield
+  for signum, handler in saved.items():
+    signal.signal(signum, handler)

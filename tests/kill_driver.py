@@ -3,7 +3,7 @@
     python -m tests.kill_driver PHASE N MODULE [FLAGS...]
 
 PHASE is one of `PHASES`: a metrics row, a checkpoint save, the final eval's log p(x), the
-figures, the completion marker. Nothing runs after the kill: no `finally`, no atexit, no thread.
+figures, the completion marker, a sweep's report. Nothing runs after the kill: no `finally`, no atexit, no thread.
 """
 
 import os
@@ -14,6 +14,7 @@ import sys
 from vae import files
 from vae.evaluation import marginal_likelihood
 from vae.evaluation import model_evaluation
+from vae.studies import report
 from vae.training import checkpoint
 from vae.training import metric_writer
 
@@ -21,7 +22,8 @@ PHASES = {'row': (metric_writer.MetricWriter, 'write'),
           'checkpoint': (checkpoint.Checkpoints, 'save'),
           'log_px': (marginal_likelihood, 'vae_log_px'),
           'figures': (model_evaluation, 'save_figures'),
-          'complete': (files, 'write_json_atomic')}
+          'complete': (files, 'write_json_atomic'),
+          'report': (report, 'write_report')}
 
 
 def main():

@@ -2,6 +2,9 @@
 
 import errno
 import os
+import re
+import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -180,15 +183,6 @@ def test_help_still_works():
   assert 'error:' not in result.stderr
 
 
-@pytest.fixture
-def restored_signals():
-  """cli.run installs the stop-request handlers: give pytest its own back afterwards."""
-  saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-  yield
-  for signum, handler in saved.items():
-    signal.signal(signum, handler)
-
-
 def _raise(error):
   raise error
 
@@ -198,8 +192,8 @@ def _raise(error):
     (Interrupted(signal.SIGTERM, 'SIGTERM: saved at step 4; re-run to resume'), 143,
      'SIGTERM: saved at step 4; re-run to resume'),
     (Interrupted(signal.SIGINT, 'SIGINT: saved'), 130, 'SIGINT: saved'),
-    (OSError(errno.ENOSPC, 'No space left on device', '/runs/a/metrics.jsonl'),
-     'error: cannot write /runs/a/metrics.jsonl: No space left on device', None),
+    (OSError(errno.EROFS, 'Read-only file system', '/runs/a/metrics.jsonl'),
+     'error: cannot write /runs/a/metrics.jsonl: Read-only file system', None),
     (PermissionError(errno.EACCES, 'Permission denied', '/runs'),
      'error: cannot write /runs: Permission denied', None),
     (OSError('mallopt failed'), 'error: mallopt failed', None),
@@ -211,6 +205,30 @@ def test_run_turns_errors_into_one_line_and_an_exit_code(restored_signals, capsy
   assert exit_info.value.code == code
   if message is not None:  # Printed by cli.run itself, not as the exit's message.
     assert capsys.readouterr().err == message + '\n'
+
+
+def test_a_full_disk_names_the_free_space(restored_signals, tmp_path):
+  path = tmp_path / 'run' / 'metrics.jsonl'  # Its directory is gone: the nearest one counts.
+  with pytest.raises(SystemExit) as exit_info:
+    cli.run(_raise, OSError(errno.ENOSPC, 'No space left on device', str(path)))
+  match = re.fullmatch(rf'error: cannot write {re.escape(str(path))}: No space left on device '
+                       r'\(([0-9,]+) bytes free\)', exit_info.value.code)
+  assert match
+  # The free space as statvfs reports it (shutil.disk_usage), give or take other writers.
+  free = int(match.group(1).replace(',', ''))
+  assert abs(free - shutil.disk_usage(tmp_path).free) < 2**24
+
+
+def test_a_file_over_the_size_limit_names_the_limit(restored_signals):
+  soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+  resource.setrlimit(resource.RLIMIT_FSIZE, (123_456, hard))
+  try:
+    with pytest.raises(SystemExit) as exit_info:
+      cli.run(_raise, OSError(errno.EFBIG, 'File too large', '/runs/a/metrics.jsonl'))
+  finally:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+  assert exit_info.value.code == ('error: cannot write /runs/a/metrics.jsonl: File too large '
+                                  '(the file-size limit is 123,456 bytes)')
 
 
 def test_run_installs_the_stop_request_handlers(restored_signals):

@@ -10,6 +10,7 @@ import errno
 import fcntl
 import json
 import os
+import resource
 import shutil
 import socket
 
@@ -42,6 +43,20 @@ def write_atomic(path, data: str | bytes):
 def named_error(error: OSError, path) -> OSError:
   """`error` naming `path` (a failed write, e.g. a full disk, names no file by itself)."""
   return error if error.filename else OSError(error.errno, error.strerror, str(path))
+
+
+def space_note(error: OSError) -> str:
+  """' (N bytes free)' for a full disk or quota, ' (the file-size limit is N bytes)' for a file
+  over the process's limit, '' otherwise: what the researcher needs to make room."""
+  if error.errno in (errno.ENOSPC, errno.EDQUOT) and error.filename is not None:
+    existing = os.path.abspath(error.filename)
+    while not os.path.exists(existing):
+      existing = os.path.dirname(existing)
+    return f' ({shutil.disk_usage(existing).free:,} bytes free)'
+  limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+  if error.errno == errno.EFBIG and limit != resource.RLIM_INFINITY:
+    return f" (the file-size limit is {limit:,} byte{'' if limit == 1 else 's'})"
+  return ''
 
 
 def append_line(path, line: str):
@@ -120,10 +135,12 @@ class DirectoryLock:
       self._file.close()
       raise UserInputError(f'{flag}={directory} is in use by {holder}; wait for it to finish '
                            'or stop it') from None
-    self._file.seek(0)
-    self._file.truncate()
-    self._file.write(f'pid {os.getpid()} on host {socket.gethostname()}\n')
-    self._file.flush()
+    try:  # Unbuffered, so that a full disk fails here and closing has nothing left to write.
+      os.ftruncate(self._file.fileno(), 0)
+      os.write(self._file.fileno(), f'pid {os.getpid()} on host {socket.gethostname()}\n'.encode())
+    except OSError as e:
+      self.release()
+      raise named_error(e, self._path) from None
 
   def release(self):
     if not self._file.closed:

@@ -1,5 +1,6 @@
 """Figures a researcher looks at: image grids (reconstructions, samples, traversals), β plots."""
 
+import io
 import os
 
 import matplotlib
@@ -195,12 +196,12 @@ def save_side_by_side(path, images):
 
 
 def _save(fig, path):
-  """Writes the PNG whole or not at all (a temporary sibling renamed over `path`)."""
+  """Writes the PNG whole or not at all (rendered in memory, then `files.write_atomic`)."""
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  tmp = files.temporary(path)
-  fig.savefig(tmp, dpi=80, format='png')
+  png = io.BytesIO()
+  fig.savefig(png, dpi=80, format='png')
   plt.close(fig)
-  os.replace(tmp, path)
+  files.write_atomic(path, png.getvalue())
 
 
 def save_training_curves(path, runs, names=('recon', 'kl')):

@@ -1,9 +1,11 @@
 """Faults from outside the process: SIGTERM/SIGINT, SIGKILL at random times, a second process
-holding the workdir, a full disk. Each entry point runs as a subprocess, as a user runs it."""
+holding the workdir, a full disk, a file-size limit. Each entry point runs as a subprocess, as a
+user runs it."""
 
 import errno
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -12,9 +14,12 @@ import time
 
 import pytest
 
+from experiments.configs import sweep_test
 from experiments.configs import test as test_config
 from tests import ROOT
+from tests import disk_limit_driver
 from tests import run_files
+from vae.studies import sweep
 from vae.training import loop
 from vae.training.metric_writer import read_metrics
 
@@ -160,7 +165,7 @@ def test_a_full_disk_loses_no_row_and_the_rerun_resumes_exactly(reference, tmp_p
   assert full.stderr.strip().splitlines()[-1].startswith(f'error: cannot write {workdir}/')
   assert 'Traceback' not in full.stderr
   if not free_bytes:
-    assert full.stderr.strip().endswith(': No space left on device')
+    assert re.search(r': No space left on device \([0-9,]+ bytes free\)$', full.stderr.strip())
     assert read_metrics(workdir) == rows  # The rewrite did not happen: nothing was lost.
   else:  # Every row up to the last checkpoint (step 8) survived; the rest is redone from it.
     kept = [r for r in rows if r['step'] <= 8]
@@ -169,6 +174,76 @@ def test_a_full_disk_loses_no_row_and_the_rerun_resumes_exactly(reference, tmp_p
   again = _run(*_command(workdir))
   assert again.returncode == 0, again.stderr
   assert run_files.snapshot(workdir) == reference
+
+
+def _ends_in_one_line(run, expected_last_line):
+  """Checks that `run` (under tests/disk_limit_driver.py) ended within 30 s of its limit, in
+  exactly `expected_last_line`, with no traceback from any thread or atexit hook."""
+  end = time.time()
+  assert run.returncode == 1, run.stderr
+  (limit_set,) = [float(line.split()[1]) for line in run.stdout.splitlines()
+                  if line.startswith(disk_limit_driver.LIMIT_SET_AT)]
+  assert end - limit_set < 30
+  assert 'Traceback' not in run.stderr and 'Exception ignored' not in run.stderr, run.stderr
+  lines = run.stderr.strip().splitlines()
+  assert lines[-1] == expected_last_line
+  assert sum(line.startswith('error:') for line in lines) == 1
+
+
+# (phase, n, bytes): from the n-th call of the phase on, no file may grow past `bytes`.
+_LIMITS = {
+    # The first save (step 8) meets it: every checkpoint's data file is larger than 64 KiB.
+    'checkpoint': (('checkpoint', 1, 2**16), 'checkpoints: File too large: the checkpoint of '
+                   'step 8 was not saved (the file-size limit is 65,536 bytes)'),
+    # The row of step 10, between the checkpoints of steps 8 and 16.
+    'row': (('row', 5, 1), 'metrics.jsonl: File too large (the file-size limit is 1 byte)'),
+}
+
+
+@pytest.mark.parametrize('case', sorted(_LIMITS))
+def test_a_file_size_limit_ends_the_run_in_one_line_and_the_rerun_resumes_exactly(
+    reference, tmp_path, case):
+  (phase, n, size), why = _LIMITS[case]
+  workdir = tmp_path / 'run'
+  limited = _run('-m', 'tests.disk_limit_driver', phase, str(n), str(size),
+                 *_command(workdir)[1:])
+  _ends_in_one_line(limited, f'error: cannot write {workdir}/{why}')
+  again = _run(*_command(workdir))
+  assert again.returncode == 0, again.stderr
+  assert run_files.snapshot(workdir) == reference
+
+
+def _sweep_command(workdir):
+  return ['-m', 'experiments.sweep_beta', '--config=experiments/configs/sweep_test.py',
+          f'--workdir={workdir}', '--config.model=mlp', '--config.hidden=16']
+
+
+@pytest.fixture(scope='module')
+def sweep_reference(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('sweep_reference'))
+  config = sweep_test.get_config()
+  config.model, config.hidden = 'mlp', 16
+  sweep.run(config, workdir)
+  return run_files.snapshot(workdir)
+
+
+@pytest.mark.slow  # About 40 s a case (a sweep and its re-run), and 30 s for the reference.
+@pytest.mark.parametrize('phase,n,why', [
+    # The second member's figures: the first member stays finished.
+    ('figures', 2, 'runs/beta_vae_8_seed_0/figures/reconstructions.png: File too large'),
+    ('report', 1, 'summary.csv: File too large'),
+])
+def test_a_sweep_that_meets_a_file_size_limit_ends_in_one_line_and_continues(
+    sweep_reference, tmp_path, phase, n, why):
+  workdir = tmp_path / 'sweep'
+  limited = _run('-m', 'tests.disk_limit_driver', phase, str(n), '1',
+                 *_sweep_command(workdir)[1:])
+  _ends_in_one_line(limited, f'error: cannot write {workdir}/{why} (the file-size limit is 1 '
+                    'byte)')
+  assert os.path.exists(workdir / 'runs' / 'beta_vae_1_seed_0' / 'complete.json')
+  again = _run(*_sweep_command(workdir))
+  assert again.returncode == 0, again.stderr
+  assert run_files.snapshot(workdir) == sweep_reference
 
 
 def _tensorboard_points(workdir):

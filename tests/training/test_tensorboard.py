@@ -5,18 +5,25 @@ loaded with `EventMultiplexer` and parsed with the hparams plugin's `metadata`, 
 writer's code; a killed and resumed run shows each (tag, step) once.
 """
 
+import errno
+import io
 import json
 import os
+import re
+import threading
 
 import pytest
 from tensorboard.backend.event_processing import event_multiplexer
 from tensorboard.plugins.hparams import metadata
 
+from experiments import cli
 from experiments.configs import sweep_test
 from experiments.configs import test as test_config
 from tests import run_files
 from vae.studies import sweep
+from vae.training import event_file
 from vae.training import loop
+from vae.training.metric_writer import MetricWriter
 from vae.training.metric_writer import read_metrics
 
 _STRENGTHS = (1, 8)  # sweep_test's betas.
@@ -112,3 +119,56 @@ def test_a_resumed_run_shows_each_point_once(tmp_path, monkeypatch, kill):
   assert set(scalars) == expected
   for name in ('reconstructions', 'samples', 'traversals'):
     assert [e.step for e in events.Images('run', f'images/{name}')] == [2, 4]
+
+
+@pytest.fixture
+def disk(monkeypatch):
+  """A disk for the event files that fills up when told: `disk['full'] = True` makes every later
+  write fail with ENOSPC, as the kernel fails it."""
+  state = {'full': False}
+
+  class File(io.FileIO):
+
+    def write(self, data):
+      if state['full']:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+      return super().write(data)
+
+  monkeypatch.setattr(event_file, 'open', lambda path, mode, buffering: File(path, 'w'),
+                      raising=False)
+  return state
+
+
+def _points(workdir):
+  events = _multiplexer(os.path.dirname(workdir))
+  run = os.path.basename(workdir)
+  return sorted((tag, e.step, e.value) for tag in events.Runs()[run]['scalars']
+                for e in events.Scalars(run, tag))
+
+
+def test_a_full_disk_fails_the_tensorboard_write_in_one_line_and_loses_no_row(tmp_path, disk,
+                                                                              restored_signals):
+  workdir = str(tmp_path / 'run')
+  os.makedirs(workdir)
+  threads = threading.active_count()
+  writer = MetricWriter(workdir, resume_step=0)
+  writer.write(1, 'train', {'loss': 3.0})
+  assert threading.active_count() == threads  # No background writer to die or hang.
+  disk['full'] = True
+  with pytest.raises(SystemExit) as failure:  # As an entry point ends.
+    cli.run(writer.write, 2, 'train', {'loss': 2.0})
+  writer.close()  # Nothing is left to write, so closing cannot fail again.
+  assert re.fullmatch(rf'error: cannot write {re.escape(workdir)}/events\.out\.tfevents\.[0-9.]+: '
+                      r'No space left on device \([0-9,]+ bytes free\)', failure.value.code)
+  assert [r['loss'] for r in read_metrics(workdir)] == [3.0, 2.0]  # The record came first.
+  # The rebuild at the next open fails too, and leaves the record and the old view in place.
+  before = sorted(os.listdir(workdir))
+  with pytest.raises(OSError) as failure:
+    MetricWriter(workdir, resume_step=2)
+  assert failure.value.filename.endswith('.rebuilt')
+  assert sorted(os.listdir(workdir)) == before
+  assert [r['loss'] for r in read_metrics(workdir)] == [3.0, 2.0]
+  # With room again, the rebuild shows every row of the record.
+  disk['full'] = False
+  MetricWriter(workdir, resume_step=2).close()
+  assert _points(workdir) == [('train/loss', 1, 3.0), ('train/loss', 2, 2.0)]

@@ -10,11 +10,15 @@ a truncated, flipped, missing or extra-empty file marks the step damaged (with t
 the caller falls back to an older intact step. The newest `keep` intact steps are kept.
 """
 
+import contextlib
 import errno
 import hashlib
 import json
+import logging as std_logging
 import os
+import re
 import shutil
+import sys
 
 from absl import logging
 import jax
@@ -76,10 +80,67 @@ def _saved(state):
 
 def _checkpointer():
   """Orbax for this process alone: with several processes, process 0 writes every checkpoint
-  (`vae.training.parallel`) and each process reads them, so none waits for the others."""
+  (`vae.training.parallel`) and each process reads them, so none waits for the others.
+
+  Use it in a `with` block: closing it ends its background threads, which would otherwise outlive
+  the event loop at exit and print tracebacks after a failed save."""
   me = jax.process_index()
   options = ocp.options.MultiprocessingOptions(primary_host=me, active_processes={me})
   return ocp.Checkpointer(ocp.StandardCheckpointHandler(), multiprocessing_options=options)
+
+
+class _NoWriterTracebacks(std_logging.Filter):
+  """Drops orbax's tracebacks of a failed background write: the save raises that failure in the
+  caller, which reports it in one line."""
+
+  def filter(self, record):
+    return not (record.exc_info and '/orbax/' in record.pathname)
+
+
+@contextlib.contextmanager
+def _writer_failures_raised_only():
+  quiet = _NoWriterTracebacks()
+  logging.get_absl_logger().addFilter(quiet)
+  try:
+    yield
+  finally:
+    logging.get_absl_logger().removeFilter(quiet)
+
+
+def _save_failure(error, step, directory) -> OSError:
+  """The OSError of a failed orbax save: tensorstore's message names the OS error by its code."""
+  code = re.search(r"os_error_code='(\d+)'", str(error))
+  if code:
+    return OSError(int(code.group(1)), f'{os.strerror(int(code.group(1)))}: the checkpoint of step '
+                   f'{step} was not saved', directory)
+  reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+  return OSError(errno.EIO, f'the checkpoint of step {step} was not saved ({reason})', directory)
+
+
+def _is_late_callback(unraisable) -> bool:
+  """Whether an unraisable error is a callback into the closed event loop of a failed save.
+
+  When one write of a save fails, orbax raises the failure and closes the event loop it ran the
+  save's writes on, while tensorstore goes on completing the others; each completion's callback
+  into that loop fails with 'Event loop is closed', unraisably, and would print a traceback around
+  the run's one-line error. The failure itself has been raised in the caller, so these say nothing.
+  """
+  return (unraisable.exc_type is RuntimeError and
+          str(unraisable.exc_value) == 'Event loop is closed')
+
+
+def _drop_late_callback_failures():
+  """Installs (once per process) the unraisable hook that drops `_is_late_callback` errors."""
+  previous = sys.unraisablehook
+  if getattr(previous, 'drops_late_callbacks', False):
+    return
+
+  def hook(unraisable):
+    if not _is_late_callback(unraisable):
+      previous(unraisable)
+
+  hook.drops_late_callbacks = True
+  sys.unraisablehook = hook
 
 
 class Checkpoints:
@@ -135,8 +196,8 @@ class Checkpoints:
     A checkpoint of another model shape raises a one-line UserInputError.
     """
     path = os.path.join(self._path(step), _STATE)
-    checkpointer = _checkpointer()
-    stored = checkpointer.metadata(path).item_metadata.tree
+    with _checkpointer() as checkpointer:
+      stored = checkpointer.metadata(path).item_metadata.tree
     shapes = lambda tree: jax.tree.map(lambda a: tuple(a.shape), tree)  # noqa: E731
     networks = lambda tree: (tree['params'], tree.get('critic', {}).get('params'))  # noqa: E731
     if shapes(networks(stored)) != shapes(networks(_saved(state))):
@@ -146,7 +207,8 @@ class Checkpoints:
           'dataset differ); use a new --workdir')
     # Host arrays: a checkpoint restores onto any device count; the caller places them.
     target = jax.tree.map(lambda x: np.zeros(np.shape(x), x.dtype), _saved(state))
-    restored = checkpointer.restore(path, target)
+    with _checkpointer() as checkpointer:
+      restored = checkpointer.restore(path, target)
     with open(os.path.join(self._path(step), _PROGRESS)) as f:
       progress = json.load(f)
     return state.replace(**restored), progress
@@ -162,14 +224,16 @@ class Checkpoints:
     if free < need:
       raise OSError(errno.ENOSPC, f'No space left on device (a checkpoint needs {need:,} bytes, '
                     f'{free:,} are free)', self.directory)
+    _drop_late_callback_failures()  # Before: the first callbacks come while the save fails.
     try:
-      _checkpointer().save(os.path.join(stage, _STATE),
-                           args=ocp.args.StandardSave(jax.device_get(_saved(state))))
+      with _writer_failures_raised_only(), _checkpointer() as checkpointer:
+        checkpointer.save(os.path.join(stage, _STATE),
+                          args=ocp.args.StandardSave(jax.device_get(_saved(state))))
     except Exception as e:  # noqa: BLE001  orbax reports a full disk in its own error types.
-      if os.path.exists(stage):
-        shutil.rmtree(stage)
-      reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-      raise OSError(errno.EIO, f'the checkpoint was not saved ({reason})', stage) from None
+      # tensorstore may still be finishing the save's other writes in the stage: what this misses
+      # is swept with the temporaries when the run directory is next opened.
+      shutil.rmtree(stage, ignore_errors=True)
+      raise _save_failure(e, step, self.directory) from None
     files.write_atomic(os.path.join(stage, _PROGRESS), json.dumps(progress) + '\n')
     manifest = {'step': step, 'files': _listing(stage)}
     files.write_atomic(os.path.join(stage, MANIFEST), json.dumps(manifest, indent=1) + '\n')

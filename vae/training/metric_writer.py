@@ -2,39 +2,42 @@
 
 `metrics.jsonl` is the source of truth: one JSON object per (step, split), appended and flushed.
 A resumed run rewrites it (atomically) without the rows after its checkpoint, and rebuilds the
-TensorBoard events from it, so neither ever holds a point twice. tensorboardX writes events from a
-background thread whose queue `flush()` does not drain, so a killed run may lose its last points:
-the events are rebuilt (`rebuild_events`) when a run is opened and again when it is finished.
+TensorBoard events from it, so neither ever holds a point twice. Events are written in the
+caller's thread (`vae.training.event_file`), so a full disk fails the write that meets it; a kill
+or a full disk may still cost the view its last points, so the events are rebuilt
+(`rebuild_events`) when a run is opened and again when it is finished.
 
 The event files lie in the run directory itself, so TensorBoard names a sweep's run
-`<method>_<strength>_seed_<s>`; a rebuild deletes only event files (`events.out.tfevents.*`).
+`<method>_<strength>_seed_<s>`. They are named by their creation time, as TensorBoard reads a
+directory's event files in name order. A rebuild writes its file whole (a temporary, then a
+rename) before it deletes the older scalar event files, so a failed rebuild leaves the old view.
 What a rebuild writes comes from saved files alone: the rows; the suite's scores
 (`eval_disentanglement.json`) as `disentanglement/<representation>/<score>` at their step; and the
 HParams plugin's session start info and experiment summary (`config.json`'s defining settings
 against every eval and score tag), in the run's own events, not in tensorboardX's `add_hparams`
 sub-run. Images cannot be rebuilt (the states are gone), so each eval step's images are one event
-file of their own, written whole (a temporary directory, then a rename); a resume deletes those of
-the steps after its checkpoint and keeps the others.
+file of their own, written whole; a resume deletes those of the steps after its checkpoint and
+keeps the others.
 """
 
 import json
 import math
 import numbers
 import os
-import shutil
 import time
 
 import ml_collections
-from tensorboardX import SummaryWriter
 from tensorboardX import summary
 
 from vae import files
 from vae import methods
 from vae.errors import UserInputError
+from vae.training.event_file import EventFile
 
 METRICS_FILE = 'metrics.jsonl'
 EVENTS_PREFIX = 'events.out.tfevents.'
 IMAGES_SUFFIX = '.images'
+REBUILT_SUFFIX = '.rebuilt'
 CONFIG_FILE = 'config.json'
 SCORES_FILE = 'eval_disentanglement.json'
 SCORE_GROUPS = ('mean', 'sampled', 'aggregate_posterior')
@@ -75,10 +78,15 @@ def _to_json_float(value):
   return value if math.isfinite(value) else str(value)
 
 
-def _add_scalars(tensorboard, row):
+def _event_path(workdir, suffix=''):
+  """A new event file's path in `workdir`, named by the time (TensorBoard reads in name order)."""
+  return os.path.join(workdir, f'{EVENTS_PREFIX}{time.time():.6f}{suffix}')
+
+
+def _add_scalars(events, row):
   for name, value in row.items():
     if name not in ('step', 'split'):
-      tensorboard.add_scalar(f"{row['split']}/{name}", float(value), row['step'])
+      events.add(summary.scalar(f"{row['split']}/{name}", float(value)), row['step'])
 
 
 def _event_files(workdir, images):
@@ -112,28 +120,46 @@ def hparams(workdir):
   return columns
 
 
-def _add_hparams(tensorboard, columns, rows):
+def _add_hparams(events, columns, rows):
   """The HParams plugin's experiment (columns against every eval and score tag) and session."""
   tags = sorted({f"{r['split']}/{k}" for r in rows if r['split'] != 'train' for k in r
                  if k not in ('step', 'split') and not k.startswith('kl_per_dim/')})
   experiment, start, _ = summary.hparams(columns, dict.fromkeys(tags))
   for proto in (experiment, start):
-    tensorboard.file_writer.add_summary(proto)
+    events.add(proto, 0)
+
+
+def _write_whole(path, add_events):
+  """Writes the event file `path` by `add_events(EventFile)` under a temporary name (without
+  'tfevents', so TensorBoard never reads it half-written), then renames it into place."""
+  tmp = files.temporary(os.path.join(os.path.dirname(path), 'events'))
+  try:
+    with EventFile(tmp) as events:
+      add_events(events)
+  except OSError as e:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise OSError(e.errno, e.strerror, path) from None
+  os.replace(tmp, path)
 
 
 def _write_events(workdir, rows):
   """Replaces `workdir`'s scalar event files by the events of `rows`, the scores and the
-  HParams, all on disk when this returns."""
-  for name in _event_files(workdir, images=False):
-    os.remove(os.path.join(workdir, name))
+  HParams."""
   rows = rows + score_rows(workdir)
-  tensorboard = SummaryWriter(workdir, filename_suffix='.rebuilt')
   columns = hparams(workdir)
-  if columns:
-    _add_hparams(tensorboard, columns, rows)
-  for row in rows:
-    _add_scalars(tensorboard, row)
-  tensorboard.close()  # Joins the writer thread, which `flush()` leaves with its queue.
+
+  def add_events(events):
+    if columns:
+      _add_hparams(events, columns, rows)
+    for row in rows:
+      _add_scalars(events, row)
+
+  rebuilt = _event_path(workdir, REBUILT_SUFFIX)
+  _write_whole(rebuilt, add_events)
+  for name in _event_files(workdir, images=False):
+    if name != os.path.basename(rebuilt):
+      os.remove(os.path.join(workdir, name))
 
 
 def rebuild_events(workdir):
@@ -154,17 +180,14 @@ def has_images(workdir, step):
 def write_images(workdir, step, images):
   """`images` ({name: [H, W, C] array in [0, 1]}) at `step` as `images/<name>`, in one event file
   that replaces any earlier one of that step."""
-  tmp = files.temporary(os.path.join(workdir, 'images'))
-  tensorboard = SummaryWriter(tmp)
-  for name, image in images.items():
-    tensorboard.add_image(f'images/{name}', image, step, dataformats='HWC')
-  tensorboard.close()
-  # Named by time first: TensorBoard reads a directory's event files in name order.
-  final = f'{EVENTS_PREFIX}{time.time():.6f}.step_{step}{IMAGES_SUFFIX}'
-  (written,) = os.listdir(tmp)
-  os.replace(os.path.join(tmp, written), os.path.join(workdir, final))
-  shutil.rmtree(tmp)
-  _drop_images(workdir, lambda n: _image_step(n) == step and n != final)
+
+  def add_events(events):
+    for name, image in images.items():
+      events.add(summary.image(f'images/{name}', image, dataformats='HWC'), step)
+
+  path = _event_path(workdir, f'.step_{step}{IMAGES_SUFFIX}')
+  _write_whole(path, add_events)
+  _drop_images(workdir, lambda n: _image_step(n) == step and n != os.path.basename(path))
 
 
 def _drop_images(workdir, condition):
@@ -189,14 +212,13 @@ class MetricWriter:
       files.write_atomic(self._path, ''.join(json.dumps(r) + '\n' for r in kept))
     _drop_images(workdir, lambda name: _image_step(name) > resume_step)
     _write_events(workdir, kept)
-    self._tensorboard = SummaryWriter(workdir)  # Its own file beside the rebuilt one.
+    self._events = EventFile(_event_path(workdir))  # Its own file after the rebuilt one.
 
   def write(self, step: int, split: str, scalars: dict):
     row = {'step': int(step), 'split': split}
     row.update({name: _to_json_float(value) for name, value in scalars.items()})
     files.append_line(self._path, json.dumps(row))
-    _add_scalars(self._tensorboard, row)
-    self._tensorboard.flush()
+    _add_scalars(self._events, row)
 
   def close(self):
-    self._tensorboard.close()
+    self._events.close()

@@ -208,7 +208,7 @@ class RunDir:
     if not metric_writer.has_images(self.member.workdir, step):  # Lost with a killed attempt.
       self._write_images(state)
     if self.writer is not None:
-      self.writer.close()  # Joins tensorboardX's writer thread before the rebuild deletes its file.
+      self.writer.close()  # Before the rebuild deletes its event file.
       self.writer = None
     # With the scores and whatever events a killed attempt lost, from the saved files.
     metric_writer.rebuild_events(self.member.workdir)
