@@ -8,6 +8,7 @@ directory's lock is next taken.
 
 import errno
 import fcntl
+import functools
 import json
 import os
 import resource
@@ -57,6 +58,15 @@ def space_note(error: OSError) -> str:
   if error.errno == errno.EFBIG and limit != resource.RLIM_INFINITY:
     return f" (the file-size limit is {limit:,} byte{'' if limit == 1 else 's'})"
   return ''
+
+
+def write_all(write, data: bytes):
+  """Calls `write` (an unbuffered file's, or `os.write` of a descriptor) until all of `data` is
+  written: a write that reaches a full disk or the file-size limit may be short, and the next one
+  raises."""
+  remaining = memoryview(data)
+  while remaining:
+    remaining = remaining[write(remaining):]
 
 
 def append_line(path, line: str):
@@ -137,7 +147,8 @@ class DirectoryLock:
                            'or stop it') from None
     try:  # Unbuffered, so that a full disk fails here and closing has nothing left to write.
       os.ftruncate(self._file.fileno(), 0)
-      os.write(self._file.fileno(), f'pid {os.getpid()} on host {socket.gethostname()}\n'.encode())
+      write_all(functools.partial(os.write, self._file.fileno()),
+                f'pid {os.getpid()} on host {socket.gethostname()}\n'.encode())
     except OSError as e:
       self.release()
       raise named_error(e, self._path) from None

@@ -123,16 +123,17 @@ def test_a_resumed_run_shows_each_point_once(tmp_path, monkeypatch, kill):
 
 @pytest.fixture
 def disk(monkeypatch):
-  """A disk for the event files that fills up when told: `disk['full'] = True` makes every later
-  write fail with ENOSPC, as the kernel fails it."""
-  state = {'full': False}
+  """A disk for the event files that fills up when told, as the kernel's: `disk['full'] = True`
+  makes every later write fail with ENOSPC, and `disk['most']` cuts each write short to that
+  many bytes (a write that reaches a limit is short)."""
+  state = {'full': False, 'most': None}
 
   class File(io.FileIO):
 
     def write(self, data):
       if state['full']:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-      return super().write(data)
+      return super().write(data[:state['most']])
 
   monkeypatch.setattr(event_file, 'open', lambda path, mode, buffering: File(path, 'w'),
                       raising=False)
@@ -172,3 +173,15 @@ def test_a_full_disk_fails_the_tensorboard_write_in_one_line_and_loses_no_row(tm
   disk['full'] = False
   MetricWriter(workdir, resume_step=2).close()
   assert _points(workdir) == [('train/loss', 1, 3.0), ('train/loss', 2, 2.0)]
+
+
+def test_events_cut_into_short_writes_read_back_whole(tmp_path, disk):
+  workdir = str(tmp_path / 'run')
+  os.makedirs(workdir)
+  disk['most'] = 5
+  writer = MetricWriter(workdir, resume_step=0)
+  for step in (1, 2, 3):
+    writer.write(step, 'eval', {'recon': 10.0 / step, 'kl': float(step)})
+  writer.close()
+  assert _points(workdir) == sorted([('eval/recon', s, pytest.approx(10.0 / s)) for s in (1, 2, 3)]
+                                    + [('eval/kl', s, s) for s in (1, 2, 3)])

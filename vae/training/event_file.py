@@ -38,10 +38,8 @@ class EventFile:
     self._write(event_pb2.Event(wall_time=time.time(), file_version=FILE_VERSION))
 
   def _write(self, event):
-    remaining = memoryview(_record(event))
     try:
-      while remaining:
-        remaining = remaining[self._file.write(remaining):]
+      files.write_all(self._file.write, _record(event))
     except OSError as e:
       raise files.named_error(e, self.path) from None
 
