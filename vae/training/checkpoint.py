@@ -222,8 +222,8 @@ class Checkpoints:
     need, free = int(1.1 * memory.tree_bytes(_saved(state))) + 2**16, shutil.disk_usage(
         self.directory).free
     if free < need:
-      raise OSError(errno.ENOSPC, f'No space left on device (a checkpoint needs {need:,} bytes, '
-                    f'{free:,} are free)', self.directory)
+      raise OSError(errno.ENOSPC, f'No space left on device: a checkpoint needs {need:,} bytes',
+                    self.directory)  # The entry point's one line adds the free bytes.
     _drop_late_callback_failures()  # Before: the first callbacks come while the save fails.
     try:
       with _writer_failures_raised_only(), _checkpointer() as checkpointer:
