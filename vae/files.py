@@ -3,7 +3,8 @@
 Every file a run writes goes through `write_atomic` (write a temporary sibling, flush, fsync,
 rename over the target), so a kill at any moment leaves the old file or the new one, never a torn
 one. Temporaries carry `TMP_MARK` in their name and are swept by `remove_temporaries` when the
-directory's lock is next taken.
+directory's lock is next taken. A write that fails raises an `OSError` naming the file it was
+for (`named_error`); `space_note` says how much room there was, for the run's one error line.
 """
 
 import errno
