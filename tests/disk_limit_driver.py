@@ -9,12 +9,10 @@ the limit is set goes to stdout as `LIMIT_SET_AT <time.time()>`, for the time th
 """
 
 import resource
-import runpy
 import sys
 import time
 
-from tests.kill_driver import PHASES
-
+from tests import kill_driver
 
 LIMIT_SET_AT = 'LIMIT_SET_AT'
 
@@ -25,21 +23,11 @@ def _limit(size):
 
 
 def main():
-  owner, name = PHASES[sys.argv[1]]
-  n, size, module, calls = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], []
-  sys.argv = [module, *sys.argv[5:]]
+  phase, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
   if n == 0:
     _limit(size)
-  original = getattr(owner, name)
-
-  def limited(*args, **kwargs):
-    calls.append(None)
-    if len(calls) == n:
-      _limit(size)
-    return original(*args, **kwargs)
-
-  setattr(owner, name, limited)
-  runpy.run_module(module, run_name='__main__')
+  kill_driver.before_call(phase, n, lambda: _limit(size))
+  kill_driver.run_entry_point(sys.argv[4], sys.argv[5:])
 
 
 if __name__ == '__main__':

@@ -3,7 +3,8 @@
     python -m tests.kill_driver PHASE N MODULE [FLAGS...]
 
 PHASE is one of `PHASES`: a metrics row, a checkpoint save, the final eval's log p(x), the
-figures, the completion marker, a sweep's report. Nothing runs after the kill: no `finally`, no atexit, no thread.
+figures, the completion marker, a sweep's report. Nothing runs after the kill: no `finally`, no
+atexit, no thread.
 """
 
 import os
@@ -26,20 +27,29 @@ PHASES = {'row': (metric_writer.MetricWriter, 'write'),
           'report': (report, 'write_report')}
 
 
-def main():
-  owner, name = PHASES[sys.argv[1]]
-  n, module, calls = int(sys.argv[2]), sys.argv[3], []
-  sys.argv = [module, *sys.argv[4:]]
-  original = getattr(owner, name)
+def before_call(phase, n, action):
+  """Makes `action()` run just before the n-th call of PHASE's function (never if n is 0)."""
+  owner, name = PHASES[phase]
+  original, calls = getattr(owner, name), []
 
-  def killing(*args, **kwargs):
+  def wrapped(*args, **kwargs):
     calls.append(None)
     if len(calls) == n:
-      os.kill(os.getpid(), signal.SIGKILL)
+      action()
     return original(*args, **kwargs)
 
-  setattr(owner, name, killing)
+  setattr(owner, name, wrapped)
+
+
+def run_entry_point(module, flags):
+  """Runs `python -m MODULE FLAGS...` in this process."""
+  sys.argv = [module, *flags]
   runpy.run_module(module, run_name='__main__')
+
+
+def main():
+  before_call(sys.argv[1], int(sys.argv[2]), lambda: os.kill(os.getpid(), signal.SIGKILL))
+  run_entry_point(sys.argv[3], sys.argv[4:])
 
 
 if __name__ == '__main__':

@@ -35,7 +35,11 @@ class EventFile:
       self._file = open(path, 'wb', buffering=0)
     except OSError as e:
       raise files.named_error(e, path) from None
-    self._write(event_pb2.Event(wall_time=time.time(), file_version=FILE_VERSION))
+    try:
+      self._write(event_pb2.Event(wall_time=time.time(), file_version=FILE_VERSION))
+    except OSError:
+      self.close()
+      raise
 
   def _write(self, event):
     try:
