@@ -93,11 +93,14 @@ class PairSampler:
                         self.draw, n)
 
   def __call__(self, key, n):
+    # Each view rendered on its own: a batch split over devices renders every pair where its
+    # factors were drawn (one render of both views concatenated would move rows between them).
     first, second, changed = self.factors(key, n)
-    both = jnp.concatenate([first, second])
     if self.dataset.jittable:
-      images = self.dataset.observations_from_factors(both)
-    else:
-      images = np.asarray(self.dataset.observations_from_factors(np.asarray(both)), np.float32)
-      changed = np.asarray(changed)
-    return {'x1': images[:n], 'x2': images[n:], 'changed': changed}
+      return {'x1': self.dataset.observations_from_factors(first),
+              'x2': self.dataset.observations_from_factors(second), 'changed': changed}
+    return {'x1': self._host_observations(first), 'x2': self._host_observations(second),
+            'changed': np.asarray(changed)}
+
+  def _host_observations(self, factors):
+    return np.asarray(self.dataset.observations_from_factors(np.asarray(factors)), np.float32)

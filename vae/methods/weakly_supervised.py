@@ -75,6 +75,17 @@ def product_of_experts(mean_1, logvar_1, mean_2, logvar_2):
   return mean, math.log(2) - jnp.logaddexp(-logvar_1, -logvar_2)
 
 
+def _views(rows):
+  """[2B, D] of pairs side by side -> the first views [B, D] and the second views [B, D]."""
+  pairs_ = rows.reshape(-1, 2, rows.shape[-1])
+  return pairs_[:, 0], pairs_[:, 1]
+
+
+def _pairs_of(per_pair):
+  """[B, D] -> [2B, D]: each pair's row for both of its views, side by side."""
+  return jnp.repeat(per_pair, 2, axis=0)
+
+
 @dataclasses.dataclass(frozen=True)
 class PairVAE(Method):
   """The family's base: pairs drawn with `num_changed_factors` and `pair_sampler`, β traced."""
@@ -110,24 +121,27 @@ class PairVAE(Method):
 
   def __call__(self, model, params, critic_params, batch, key, strength, step):
     n = batch['x1'].shape[0]
-    x = jnp.concatenate([batch['x1'], batch['x2']])
+    # Both views in one pass, each pair's two rows side by side ([x1_0, x2_0, x1_1, ...]): a
+    # batch split over devices keeps each pair where it was drawn (concatenating the views
+    # would move half of every device's rows to another).
+    x = jnp.stack([batch['x1'], batch['x2']], axis=1).reshape(2 * n, *batch['x1'].shape[1:])
     mean, logvar = model.apply({'params': params}, x, method='encode')
-    (mean_1, mean_2), (logvar_1, logvar_2) = jnp.split(mean, 2), jnp.split(logvar, 2)
+    (mean_1, mean_2), (logvar_1, logvar_2) = _views(mean), _views(logvar)
     delta = distributions.diag_gaussian_kl_per_dim(mean_1, logvar_1, mean_2, logvar_2)
     if self.uses_labels:
       shared = labelled_shared(batch['changed'], mean.shape[-1])
     else:
       shared = adaptive_shared(delta)
     shared_mean, shared_logvar = self.aggregate(mean_1, logvar_1, mean_2, logvar_2)
-    both = jnp.concatenate([shared, shared])
-    mean = jnp.where(both, jnp.concatenate([shared_mean, shared_mean]), mean)
-    logvar = jnp.where(both, jnp.concatenate([shared_logvar, shared_logvar]), logvar)
+    both = _pairs_of(shared)
+    mean = jnp.where(both, _pairs_of(shared_mean), mean)
+    logvar = jnp.where(both, _pairs_of(shared_logvar), logvar)
     z = distributions.reparameterize(key, mean, logvar)
     outputs = {'mean': mean, 'logvar': logvar,
                'decoder_out': model.apply({'params': params}, z, method='decode')}
     terms = beta_vae_terms(x, outputs, model.likelihood)
-    recon = terms['recon'].reshape(2, n).mean(axis=1)  # Each view's, [2].
-    kl_per_dim = terms['kl_per_dim'].reshape(2, n, -1).mean(axis=1)  # [2, D]
+    recon = terms['recon'].reshape(n, 2).mean(axis=0)  # Each view's, [2].
+    kl_per_dim = terms['kl_per_dim'].reshape(n, 2, -1).mean(axis=0)  # [2, D]
     kl = kl_per_dim.sum(axis=-1)
     loss = jnp.sum(recon + strength * kl)
     # recon, kl and elbo per observation (the views' mean), comparable with one-view methods.

@@ -15,6 +15,7 @@ trainee is checkpointed, and `errors.Interrupted` is raised.
 """
 
 import dataclasses
+import functools
 import signal
 import time
 
@@ -62,16 +63,18 @@ def chunk_program(layout, states, train_keys, dataset, batch_size, num_steps):
   if key not in _PROGRAMS:
     states, train_keys = layout.abstract(states), layout.abstract(train_keys)
     if dataset.jittable:
-      jitted = jax.jit(train.group_train_steps, static_argnums=(2, 3, 4), donate_argnums=0,
-                       out_shardings=layout.state_sharding)
-      lowered = jitted.lower(states, train_keys, layout.in_graph_sampler(sample), batch_size,
-                             num_steps)
+      one_model = functools.partial(train.train_steps,
+                                    sample_batch=layout.in_graph_sampler(sample),
+                                    batch_size=batch_size, num_steps=num_steps)
+      inputs = (states, train_keys)
     else:
-      jitted = jax.jit(train.group_train_step, donate_argnums=0,
-                       out_shardings=layout.state_sharding)
+      one_model = train.pure_train_step
       # A host batch's structure, from one drawn batch (a host source cannot be traced).
-      batches = layout.abstract_batches(sample(jax.random.key(0), batch_size))
-      lowered = jitted.lower(states, batches, train_keys)
+      inputs = (states, layout.abstract_batches(sample(jax.random.key(0), batch_size)),
+                train_keys)
+    jitted = jax.jit(layout.per_device(one_model), donate_argnums=0,
+                     out_shardings=layout.state_sharding)
+    lowered = jitted.lower(*inputs)
     _PROGRAMS[key] = lowered.compile()
   return _PROGRAMS[key]
 

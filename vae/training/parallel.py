@@ -162,9 +162,27 @@ class Layout:
     return jax.tree.map(lambda x: jax.ShapeDtypeStruct(
         (self.width, *np.shape(x)), np.asarray(x).dtype, sharding=self.batch_sharding), batch)
 
+  def per_device(self, model_fn):
+    """`model_fn` (one model's arrays in and out) over the group's stacked models, each device
+    of a `models` row running that row's models alone: manual over `models`, `data` left to XLA.
+
+    Sharding propagation is not trusted with models: a vmapped convolution with per-model weights
+    is one grouped convolution whose feature axis mixes models and channels, and XLA's partitioner
+    gathers its activations to every device, whether the models or the batch are split. So rows
+    hold their own models by construction, and a row that splits each batch over `data` runs its
+    models one after another (`lax.map`): ungrouped convolutions, which XLA splits by batch with
+    the gradient all-reduce alone. A row with the whole batch vmaps them.
+    """
+    if self.mesh.shape[DATA] == 1:
+      local = jax.vmap(model_fn)
+    else:
+      local = lambda *args: jax.lax.map(lambda one: model_fn(*one), args)  # noqa: E731
+    return jax.shard_map(local, mesh=self.mesh, in_specs=P(MODELS), out_specs=P(MODELS),
+                         axis_names={MODELS})
+
   def in_graph_sampler(self, sample):
-    """`sample(key, n)` with its batch split over `data` (under the `models`-named vmap)."""
-    return _in_graph_sampler(sample, self.mesh)
+    """`sample(key, n)` with its batch split over `data`, for use inside `per_device`."""
+    return _in_graph_sampler(sample)
 
   def abstract(self, tree):
     """Shapes, dtypes and the state's sharding, for lowering the group's program."""
@@ -192,13 +210,14 @@ def _put(array, sharding):
 
 
 @functools.lru_cache(maxsize=None)
-def _in_graph_sampler(sample, mesh):
-  """One sampler per (source, mesh), so the compiled programs that take it are cached."""
-  return functools.partial(_constrained_sample, sample, NamedSharding(mesh, P(DATA)))
+def _in_graph_sampler(sample):
+  """One sampler per source, so the compiled programs that take it are cached."""
+  return functools.partial(_constrained_sample, sample)
 
 
-def _constrained_sample(sample, sharding, key, n):
-  return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, sharding), sample(key, n))
+def _constrained_sample(sample, key, n):
+  # A bare spec: inside `per_device` the mesh in context is the one whose `models` is manual.
+  return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, P(DATA)), sample(key, n))
 
 
 def layout(config, group_size: int, devices=None) -> Layout:

@@ -2,8 +2,9 @@
 
 Nothing here touches files; `vae.training.loop` drives these functions,
 `vae.training.run_directory` owns what a run writes and `vae.evaluation.model_evaluation` evaluates
-the states. A group of models that share a config but not β or seed (one model for a single
-run, many for a sweep) trains with one `vmap`-ed, `scan`-fused program (`group_train_steps`).
+the states. Everything here is one model's; a group of models that share a config but not β or
+seed (one model for a single run, many for a sweep) runs `train_steps` of each model in one
+program that `vae.training.parallel` lays out over the devices (`Layout.per_device`).
 
 Keys: one `jax.random.key(config.seed)` split once into `init`, `train`, `eval` and `sample`
 (`named_keys`);
@@ -21,7 +22,6 @@ import optax
 
 from vae import methods
 from vae import models
-from vae.training import parallel
 
 
 @flax.struct.dataclass
@@ -106,7 +106,7 @@ def _critic_params(state: TrainState):
   return None if state.critic is None else state.critic['params']
 
 
-def _train_step(state: TrainState, batch, key):
+def pure_train_step(state: TrainState, batch, key):
   """One Adam step on the state's method's loss (and its critic's): `(state, batch, key) -> (state,
   metrics)`."""
   grads, metrics = jax.grad(_loss, argnums=(0, 1), has_aux=True)(
@@ -123,7 +123,7 @@ def _train_step(state: TrainState, batch, key):
                        critic=critic), metrics
 
 
-train_step = jax.jit(_train_step, donate_argnums=0)
+train_step = jax.jit(pure_train_step, donate_argnums=0)
 
 
 def step_keys(train_key, step):
@@ -139,22 +139,6 @@ def train_steps(state: TrainState, train_key, sample_batch, batch_size: int, num
 
   def body(state, step):
     data_key, noise_key = step_keys(train_key, step)
-    return _train_step(state, sample_batch(data_key, batch_size), noise_key)
+    return pure_train_step(state, sample_batch(data_key, batch_size), noise_key)
 
   return jax.lax.scan(body, state, state.step + jnp.arange(num_steps))
-
-
-def group_train_steps(states, train_keys, sample_batch, batch_size, num_steps):
-  """Every model of a group (states stacked on a leading axis) through `num_steps` fused steps.
-
-  Pure; `vae.training.loop` jits it with the group's shardings (`vae.training.parallel`), whose
-  `models` axis is the vmapped one.
-  """
-  steps = functools.partial(train_steps, sample_batch=sample_batch, batch_size=batch_size,
-                            num_steps=num_steps)
-  return jax.vmap(steps, spmd_axis_name=parallel.MODELS)(states, train_keys)
-
-
-def group_train_step(states, batches, keys):
-  """One step of every model of a group on host-drawn batches [models, batch, ...]."""
-  return jax.vmap(_train_step, spmd_axis_name=parallel.MODELS)(states, batches, keys)
