@@ -38,7 +38,7 @@ def run(workdir, mesh_shape='auto', num_train_steps=4):
   sweep_config = config(mesh_shape, num_train_steps)
   members = sweep.members(sweep_config, workdir)
   dataset = settings.check_config(sweep_config)
-  loop.train_members(sweep_config, dataset, members, group_size=len(members))
+  loop.train_members(sweep_config, dataset, members, models_per_step=len(members))
   return members
 
 

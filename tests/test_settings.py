@@ -127,7 +127,8 @@ def test_bad_setting_names_itself(name, value, message):
 
 @pytest.mark.parametrize('name,value,message', [
     ('num_seeds', 0, '--config.num_seeds=0 must be a positive integer'),
-    ('models_per_step', -1, '--config.models_per_step=-1 must be a positive integer'),
+    ('models_per_step', -1, "--config.models_per_step=-1 must be a positive integer or 'auto'"),
+    ('models_per_step', 'most', "--config.models_per_step='most' must be a positive integer or 'auto'"),
     ('betas', '1,x', "--config.betas='1,x' must be comma-separated numbers"),
     ('betas', '1,nan', "--config.betas='1,nan' must list one or more β >= 0"),
     ('betas', '-1', "--config.betas='-1' must list one or more β >= 0"),

@@ -61,3 +61,14 @@ POSITIVE_INT = Rule(lambda v: is_int(v) and v > 0, 'a positive integer')
 NON_NEGATIVE = real(lambda v: v >= 0, '>= 0')
 FINITE_NON_NEGATIVE = real(lambda v: 0 <= v < math.inf, 'a finite number >= 0')
 FINITE_POSITIVE = real(lambda v: 0 < v < math.inf, 'a finite number > 0')
+
+
+def models_per_step(value) -> int | str:
+  """`--config.models_per_step` as a positive int or 'auto' (a command line may give '8')."""
+  if isinstance(value, str) and value.isascii() and value.isdigit() and int(value) >= 1:
+    return int(value)
+  return value
+
+
+MODELS_PER_STEP = Rule(lambda v: models_per_step(v) == 'auto' or (
+    is_int(models_per_step(v)) and models_per_step(v) > 0), "a positive integer or 'auto'")

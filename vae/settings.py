@@ -38,7 +38,7 @@ _POSITIVE_INT_SETTINGS = ('latents', 'batch_size', 'num_train_steps', 'log_every
                           'eval_batch_size', 'num_importance_samples',
                           'importance_chunk_size',
                           # Sweeps and the autoencoder comparison only.
-                          'num_seeds', 'models_per_step', 'num_test_examples')
+                          'num_seeds', 'num_test_examples')
 
 # The settings of the model and its training that are real numbers (each method's are its own).
 _REAL_SETTINGS = {'fixed_logvar': rules.real(math.isfinite, 'a finite number'),
@@ -159,6 +159,8 @@ def check_config(config, dataset=None):
   for name in _POSITIVE_INT_SETTINGS:
     if name in config:
       rules.POSITIVE_INT.check(f'--config.{name}', config[name])
+  if 'models_per_step' in config:
+    rules.MODELS_PER_STEP.check('--config.models_per_step', config.models_per_step)
   if config.model == 'mlp':
     rules.POSITIVE_INT.check('--config.hidden', config.hidden)
   if config.get('latents', 1) > MAX_LATENTS:

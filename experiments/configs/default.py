@@ -8,6 +8,7 @@ steps (sweep_full.py has those).
 """
 
 import ml_collections
+from ml_collections import config_dict
 
 from vae import methods
 
@@ -66,6 +67,12 @@ def get_config():
   config.num_processes = 0
   config.process_id = -1
   return config
+
+
+def models_per_step(value):
+  """A study's `models_per_step`: a count, or 'auto' (on an accelerator, the most that fit its
+  memory; on a CPU, every model at once). Typed as either, so the command line may give both."""
+  return config_dict.FieldReference(value, field_type=object)
 
 
 def disentanglement_config(num_train=10_000, num_test=5_000, sampled_batch_size=64,

@@ -23,7 +23,7 @@ def get_config():
       'beta_vae': '1,16', 'annealed_vae': '5,25', 'factor_vae': '10,50', 'dip_vae_i': '1,20',
       'dip_vae_ii': '1,20', 'beta_tcvae': '1,10'})
   config.num_seeds = 1
-  config.models_per_step = 8
+  config.models_per_step = default.models_per_step(8)
   config.model = 'mlp'
   config.hidden = 500
   config.learning_rate = 1e-3

@@ -19,7 +19,7 @@ def get_config():
   config.method_strengths = ml_collections.ConfigDict(
       {method: '' for method in config.methods.split(',')})  # '': the study's six values.
   config.num_seeds = 5
-  config.models_per_step = 30
+  config.models_per_step = 'auto'  # The most that fit the accelerator's memory.
   config.model = 'conv'
   config.learning_rate = 1e-4
   config.num_train_steps = 300_000

@@ -26,7 +26,7 @@ def get_config():
   config.method_strengths = ml_collections.ConfigDict(
       {'beta_vae': '1,2,4,6,8,10', 'beta_tcvae': '1,2,4,6,8,10'})
   config.num_seeds = 3
-  config.models_per_step = 36
+  config.models_per_step = 'auto'  # The most that fit the accelerator's memory.
   config.model = 'chen_mlp'
   config.tc_estimator = 'mws'
   config.learning_rate = 1e-3

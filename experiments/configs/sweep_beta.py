@@ -26,7 +26,7 @@ def get_config():
   # budget (the published evaluation, sweep_full.py, uses K = 5000).
   config.num_importance_samples = 16
   config.num_seeds = 4
-  config.models_per_step = 8
+  config.models_per_step = default.models_per_step(8)
   config.num_train_steps = 800
   config.eval_every_steps = 400
   config.checkpoint_every_steps = 400

@@ -15,7 +15,7 @@ def get_config():
   config.model = 'conv'
   config.betas = '1,2,4,6,8,16'
   config.num_seeds = 5
-  config.models_per_step = 30
+  config.models_per_step = 'auto'  # The most that fit the accelerator's memory.
   config.learning_rate = 1e-4
   config.batch_size = 64
   config.num_train_steps = 300_000

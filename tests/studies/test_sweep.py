@@ -160,7 +160,7 @@ def test_a_diverging_model_is_excluded_and_the_others_finish(tmp_path):
 
 @pytest.mark.parametrize('setting,value,message', [
     ('num_seeds', 0, '--config.num_seeds=0 must be a positive integer'),
-    ('models_per_step', 0, '--config.models_per_step=0 must be a positive integer'),
+    ('models_per_step', 0, "--config.models_per_step=0 must be a positive integer or 'auto'"),
     ('betas', '1,-2', "--config.betas='1,-2' must list one or more β >= 0"),
 ])
 def test_bad_sweep_settings_write_nothing(tmp_path, setting, value, message):

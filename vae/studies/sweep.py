@@ -55,7 +55,7 @@ def train_sweep(config, dataset, workdir) -> list[run_directory.Member]:
   sweep = members(config, workdir)
   todo = [m for m in sweep if not run_directory.is_complete(m.workdir, config.num_train_steps)]
   logging.info('sweep of %d models: %d to train or finish', len(sweep), len(todo))
-  results = loop.train_members(config, dataset, sweep, group_size=config.models_per_step,
+  results = loop.train_members(config, dataset, sweep, models_per_step=config.models_per_step,
                                disentanglement=config.disentanglement)
   for member, result in zip(sweep, results):
     if (result.failure and parallel.writes_checkpoints()

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vae import methods
+from vae import rules
 from vae import settings
 from vae.errors import Interrupted
 from vae.training import memory
@@ -96,17 +97,63 @@ def _run_steps(layout, states, train_keys, dataset, batch_size, num_steps):
   return states, jax.tree.map(lambda *xs: jnp.stack(xs, axis=1), *history)
 
 
+def _eval_bytes(config, dataset, width):
+  """The evaluation images the loop holds beside a group of `width` models."""
+  return width * config.num_eval_examples * int(np.prod(dataset.observation_shape)) * 4
+
+
+# The share of a device's memory a group sized by `models_per_step=auto` leaves free: XLA's
+# compile-time estimate is not autotuned (a GPU's autotuned kernels may take other scratch space)
+# and the runtime holds its own buffers (the loop's metrics, the evaluation's programs).
+AUTO_GROUP_MARGIN = 0.2
+
+
+def group_bytes(config, dataset, model, width, devices, num_steps):
+  """Per-device bytes of training `width` models laid out over `devices`: the compiled chunk of
+  `num_steps` steps (arguments, outputs, temporaries) and the evaluation images."""
+  layout = parallel.layout(config, width, devices)
+  states, keys = train.abstract_group(config, model, dataset.observation_shape, layout.width,
+                                      dataset.num_examples)
+  program = chunk_program(layout, states, keys, dataset, config.batch_size, num_steps)
+  return memory.program_bytes(program) + _eval_bytes(config, dataset, width)
+
+
+def largest_group(config, dataset, model, most, devices, available):
+  """The most models, at most `most`, that train together on `devices` within `available`
+  bytes per device, `AUTO_GROUP_MARGIN` of it kept free (bisection over compiled programs:
+  memory grows with the width). 0 when not even one fits."""
+  budget = (1 - AUTO_GROUP_MARGIN) * available
+  num_steps = _next_boundary(0, config)
+  low, high = 0, most
+  while low < high:
+    width = (low + high + 1) // 2
+    if group_bytes(config, dataset, model, width, devices, num_steps) <= budget:
+      low = width
+    else:
+      high = width - 1
+  return low
+
+
+def group_size(setting, config, dataset, model, num_members, devices=None):
+  """Models per group from `--config.models_per_step`: a number, or `auto`: on the CPU every
+  member at once; on an accelerator the most that fit its free memory (`largest_group`)."""
+  setting = rules.models_per_step(setting)
+  if setting != 'auto':
+    return setting
+  devices = devices or jax.devices()
+  if devices[0].platform == 'cpu':
+    return num_members
+  return max(1, largest_group(config, dataset, model, num_members, devices,
+                              memory.available_bytes(devices[0])[0]))
+
+
 def check_memory(config, dataset, model, layout):
   """A one-line error, before anything is written, when a group laid out by `layout` does not
   fit to train."""
   width = layout.width
-  shape = dataset.observation_shape
-  state = jax.eval_shape(
-      lambda k: train.create_train_state(k, config, model, shape, dataset.num_examples),
-      jax.random.key(0))
-  states = jax.tree.map(lambda x: jax.ShapeDtypeStruct((width, *x.shape), x.dtype), state)
-  keys = jax.ShapeDtypeStruct((width,), jax.random.key(0).dtype)
-  eval_bytes = width * config.num_eval_examples * int(np.prod(shape)) * 4
+  states, keys = train.abstract_group(config, model, dataset.observation_shape, width,
+                                      dataset.num_examples)
+  eval_bytes = _eval_bytes(config, dataset, width)
   what = f'training {width} model(s)'
   hint = (f'--config.batch_size={config.batch_size}, --config.latents={config.latents}, '
           f'--config.num_eval_examples={config.num_eval_examples}' +
@@ -275,22 +322,23 @@ def _run_group(config, dataset, model, group, disentanglement):
   return results
 
 
-def train_members(config, dataset, members, group_size=None,
+def train_members(config, dataset, members, models_per_step=None,
                   disentanglement=None) -> list[MemberResult]:
   """Trains each member (strength, seed, workdir) of `config` on `dataset` to the end and
   finishes it; `config` is checked (`vae.settings.check_config`) and `dataset` is its source.
 
-  Members train `group_size` at a time (default: all at once). Finishing writes the figures,
+  Members train `models_per_step` at a time (a number or 'auto', `group_size`; default: all at
+  once). Finishing writes the figures,
   the disentanglement suite's scores at the sample sizes `disentanglement` when given
   (`vae.evaluation.model_evaluation`), and marks the model complete. Re-running skips complete
   members and resumes the rest exactly. Returns one MemberResult per member.
   """
   model = train.create_model(config, dataset.observation_shape)
-  group_size = group_size or len(members)
-  check_memory(config, dataset, model, parallel.layout(config, min(group_size, len(members))))
+  width = group_size(models_per_step or len(members), config, dataset, model, len(members))
+  check_memory(config, dataset, model, parallel.layout(config, min(width, len(members))))
   results = {}
-  for start in range(0, len(members), group_size):
-    results.update(_run_group(config, dataset, model, members[start:start + group_size],
+  for start in range(0, len(members), width):
+    results.update(_run_group(config, dataset, model, members[start:start + width],
                               disentanglement))
   parallel.barrier('every member finished')  # Before process 0 reads their files.
   return [results[m] for m in members]

@@ -92,6 +92,15 @@ def create_train_state(key, config, model: models.VAE, observation_shape,
   return set_strength(state, methods.strength_of(config))
 
 
+def abstract_group(config, model, observation_shape, width: int, num_examples=None):
+  """Shapes and dtypes of `width` stacked states of `model` and their train keys: what a
+  group's program is compiled for, without allocating anything."""
+  state = jax.eval_shape(lambda k: create_train_state(k, config, model, observation_shape,
+                                                      num_examples), jax.random.key(0))
+  states = jax.tree.map(lambda x: jax.ShapeDtypeStruct((width, *x.shape), x.dtype), state)
+  return states, jax.ShapeDtypeStruct((width,), jax.random.key(0).dtype)
+
+
 def set_strength(state: TrainState, strength) -> TrainState:
   """`state` with a new strength of the step's traced dtype (float32): no recompilation."""
   return state.replace(strength=jnp.asarray(strength, jnp.float32))
