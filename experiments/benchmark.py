@@ -354,7 +354,7 @@ def encoder_case(peak, impl='auto'):
   """The suite's in-graph encoder pass: images/s and fraction of peak of the conv encoder."""
   config = _conv_config(default_config.get_config, impl)
   state = _state(config, dsprites.IMAGE_SHAPE)
-  data, encoder = dsprites.dataset(), suite._encoder(state, suite.REPRESENTATIONS)
+  data, encoder = dsprites.dataset(), suite.encoder(state, suite.REPRESENTATIONS)
   points, keys = _ENCODER_POINTS.value, (jax.random.key(1), jax.random.key(2))
   batch = config.disentanglement.sampled_batch_size
   pairs = max(1, points // (2 * batch))  # BetaVAE points: 2·batch observations each.

@@ -128,13 +128,17 @@ class StridedConvTranspose(_Strided4x4):
     return strided_conv_transpose(x, kernel)
 
 
-def resolve_impl(impl: str) -> str:
-  """`impl` from `CONV_IMPLS` as 'matmul' or 'xla': 'auto' is matmul on the CPU backend only."""
+def resolve_impl(impl: str, platform: str | None = None) -> str:
+  """`impl` from `CONV_IMPLS` as 'matmul' or 'xla': 'auto' is matmul on the CPU only.
+
+  `platform` is where the program runs (default: JAX's backend); a program compiled ahead of time
+  for another (`vae.readiness`) names its target's.
+  """
   if impl not in CONV_IMPLS:
     raise UserInputError(
         f"unknown conv_impl '{impl}' (--config.conv_impl); allowed: {', '.join(CONV_IMPLS)}")
   if impl == 'auto':
-    return 'matmul' if jax.default_backend() == 'cpu' else 'xla'
+    return 'matmul' if (platform or jax.default_backend()) == 'cpu' else 'xla'
   return impl
 
 

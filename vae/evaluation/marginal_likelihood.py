@@ -67,7 +67,7 @@ def iwae_log_px(key, encode, log_likelihood, x, num_samples: int, chunk_size: in
 
 
 @functools.partial(jax.jit, static_argnames=('model', 'num_samples', 'chunk_size'))
-def _batch_log_px(model, params, x, key, num_samples, chunk_size):
+def batch_log_px(model, params, x, key, num_samples, chunk_size):
   """iwae_log_px for one batch of a flax VAE; compiled once per (model, shape, K, chunk)."""
   encode = lambda x: model.apply({'params': params}, x, method='encode')  # noqa: E731
 
@@ -97,7 +97,7 @@ def vae_log_px(model, params, images, key, num_samples, chunk_size, batch_size):
     size = x.shape[0]
     if size < batch_size:
       x = jnp.concatenate([x, jnp.repeat(x[-1:], batch_size - size, axis=0)])
-    values = _batch_log_px(model, params, x, jax.random.fold_in(key, index), num_samples,
+    values = batch_log_px(model, params, x, jax.random.fold_in(key, index), num_samples,
                            chunk_size)
     per_batch.append(values[:size])  # Kept on device: one transfer at the end, no per-batch sync.
   values = np.concatenate([np.asarray(v, dtype=np.float64) for v in per_batch])

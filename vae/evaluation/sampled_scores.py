@@ -30,7 +30,7 @@ from vae.errors import UserInputError
 from vae.evaluation import metric
 
 # Observations per encoder call on the host path: bounds memory for image datasets.
-_OBSERVATIONS_PER_CALL = 4096
+OBSERVATIONS_PER_CALL = 4096
 # Observations rendered and encoded per step of the in-graph path (the default): measured on a
 # 2-core CPU, 256-512 run the conv encoder fastest; larger steps fall out of cache.
 _OBSERVATIONS_PER_STEP = 512
@@ -150,12 +150,12 @@ def _codes_in_graph(data, functions, params, key, noise_key, num_points, per_ste
   return codes, factors
 
 
-_apply_jitted = jax.jit(_apply, static_argnums=0)
+encode_chunk = jax.jit(_apply, static_argnums=0)
 
 
 def _encode_on_host(encoder, inputs, key, render=None):
   """``{name: codes [n, C]}`` of host ``inputs [n, ...]``, a chunk of at most
-  `_OBSERVATIONS_PER_CALL` at a time: observations, or factor tuples that ``render`` turns into
+  `OBSERVATIONS_PER_CALL` at a time: observations, or factor tuples that ``render`` turns into
   observations chunk by chunk.
 
   Observation chunks are padded (with copies of their first row) to one shape, so the encoder
@@ -163,7 +163,7 @@ def _encode_on_host(encoder, inputs, key, render=None):
   their shape and draw from ``fold_in(fold_in(key, start), 0)``, ``start`` their first row: the
   noise schedule of the sampled codes of host-rendered sources.
   """
-  chunk = min(_OBSERVATIONS_PER_CALL, len(inputs))
+  chunk = min(OBSERVATIONS_PER_CALL, len(inputs))
   parts = []
   for index, start in enumerate(range(0, len(inputs), chunk)):
     part = inputs[start:start + chunk]
@@ -173,7 +173,7 @@ def _encode_on_host(encoder, inputs, key, render=None):
     else:
       observations = np.asarray(render(part))
       chunk_key = jax.random.fold_in(jax.random.fold_in(key, start), 0)
-    codes = _apply_jitted(encoder.functions, encoder.params, observations, chunk_key)
+    codes = encode_chunk(encoder.functions, encoder.params, observations, chunk_key)
     parts.append({name: np.asarray(c)[:len(part)] for name, c in codes.items()})
   return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 

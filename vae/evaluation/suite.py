@@ -66,7 +66,7 @@ class _Representations:
     return {name: codes[name] for name in self.names}
 
 
-def _encoder(state, names):
+def encoder(state, names):
   """The model's jittable encoder of the representations `names` (a tuple)."""
   return sampled_scores.PureEncoder(_Posterior(state.model), _Representations(names),
                                     state.params)
@@ -191,7 +191,7 @@ def evaluate_state(state, dataset, key, sizes):
   scored = sizes.get('representations', ','.join(REPRESENTATIONS)).split(',')
   names = tuple(name for name in REPRESENTATIONS if name in scored)
   timed = _Stopwatch()
-  results = evaluate_representations(dataset, _encoder(state, names), representation_key,
+  results = evaluate_representations(dataset, encoder(state, names), representation_key,
                                      noise_key, sizes, timed)
   results['sizes'] = sizes.to_dict()
   results['skipped_metrics'] = list(skipped(sizes))

@@ -53,6 +53,11 @@ def _next_boundary(step, config):
 _PROGRAMS = {}  # Compiled chunks by their argument shapes: compiled once, measured, then run.
 
 
+def first_chunk_steps(config) -> int:
+  """The steps fused in a run's first chunk (up to its first log, eval or checkpoint)."""
+  return _next_boundary(0, config)
+
+
 def chunk_program(layout, states, train_keys, dataset, batch_size, num_steps):
   """The compiled program for `num_steps` steps of every model (step by step for host data),
   its inputs and outputs placed by `layout`; each step's batch is what the states' method draws
@@ -108,13 +113,20 @@ def _eval_bytes(config, dataset, width):
 AUTO_GROUP_MARGIN = 0.2
 
 
-def group_bytes(config, dataset, model, width, devices, num_steps):
-  """Per-device bytes of training `width` models laid out over `devices`: the compiled chunk of
-  `num_steps` steps (arguments, outputs, temporaries) and the evaluation images."""
+def group_program(config, dataset, model, width, devices):
+  """The compiled first chunk of training `width` models laid out over `devices`, and its
+  layout: what a group of that width runs, compiled from shapes alone."""
   layout = parallel.layout(config, width, devices)
   states, keys = train.abstract_group(config, model, dataset.observation_shape, layout.width,
                                       dataset.num_examples)
-  program = chunk_program(layout, states, keys, dataset, config.batch_size, num_steps)
+  return chunk_program(layout, states, keys, dataset, config.batch_size,
+                       first_chunk_steps(config)), layout
+
+
+def group_bytes(config, dataset, model, width, devices):
+  """Per-device bytes of training `width` models on `devices`: the compiled chunk (arguments,
+  outputs, temporaries) and the evaluation images."""
+  program, _ = group_program(config, dataset, model, width, devices)
   return memory.program_bytes(program) + _eval_bytes(config, dataset, width)
 
 
@@ -123,11 +135,10 @@ def largest_group(config, dataset, model, most, devices, available):
   bytes per device, `AUTO_GROUP_MARGIN` of it kept free (bisection over compiled programs:
   memory grows with the width). 0 when not even one fits."""
   budget = (1 - AUTO_GROUP_MARGIN) * available
-  num_steps = _next_boundary(0, config)
   low, high = 0, most
   while low < high:
     width = (low + high + 1) // 2
-    if group_bytes(config, dataset, model, width, devices, num_steps) <= budget:
+    if group_bytes(config, dataset, model, width, devices) <= budget:
       low = width
     else:
       high = width - 1

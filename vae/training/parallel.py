@@ -36,6 +36,7 @@ import functools
 import math
 
 import jax
+import jax.numpy as jnp
 from jax._src import distributed as jax_distributed  # The coordination service's barrier.
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
@@ -173,10 +174,7 @@ class Layout:
     models one after another (`lax.map`): ungrouped convolutions, which XLA splits by batch with
     the gradient all-reduce alone. A row with the whole batch vmaps them.
     """
-    if self.mesh.shape[DATA] == 1:
-      local = jax.vmap(model_fn)
-    else:
-      local = lambda *args: jax.lax.map(lambda one: model_fn(*one), args)  # noqa: E731
+    local = jax.vmap(model_fn) if self.mesh.shape[DATA] == 1 else _one_after_another(model_fn)
     return jax.shard_map(local, mesh=self.mesh, in_specs=P(MODELS), out_specs=P(MODELS),
                          axis_names={MODELS})
 
@@ -198,6 +196,27 @@ class Layout:
     if jax.process_count() > 1:
       states = _gathered(states)
     return [jax.tree.map(lambda x, i=i: x[i], states) for i in range(count)]
+
+
+def _one_after_another(model_fn):
+  """`model_fn(state, *rest) -> (state, aux)` over stacked models, one model at a time, each
+  state updated in place in the stack (`lax.map` would hold a second copy of every state)."""
+
+  def run(states, *rest):
+    count = jax.tree.leaves(states)[0].shape[0]
+    at = lambda tree, i: jax.tree.map(lambda x: x[i], tree)  # noqa: E731
+    aux_shapes = jax.eval_shape(model_fn, at(states, 0), *at(rest, 0))[1]
+    # Zeros that vary over `models` like everything else a row holds (shard_map's types).
+    aux = jax.tree.map(lambda s: jax.lax.pcast(jnp.zeros((count, *s.shape), s.dtype), MODELS,
+                                               to='varying'), aux_shapes)
+
+    def one_model(i, carry):
+      state, aux_i = model_fn(at(carry[0], i), *at(rest, i))
+      return jax.tree.map(lambda whole, part: whole.at[i].set(part), carry, (state, aux_i))
+
+    return jax.lax.fori_loop(0, count, one_model, (states, aux))
+
+  return run
 
 
 def _put(array, sharding):

@@ -1,0 +1,78 @@
+"""The programs a researcher runs, compiled ahead of time for any devices (deviceless ones
+included), and what their compiled form says: per-device memory, collectives, cost.
+
+Training is the loop's own first chunk of a group (`loop.group_program`), so what is checked is
+what runs. A model's final evaluation and the suite compile one model at a time, on one device:
+the eval step (the encoder and decoder on `eval_batch_size` images), log p(x)'s importance
+samples on one batch, and the suite's encoding of one chunk of the factor grid.
+"""
+
+import time
+
+import jax
+import numpy as np
+
+from vae.evaluation import marginal_likelihood
+from vae.evaluation import model_evaluation
+from vae.evaluation import sampled_scores
+from vae.evaluation import suite
+from vae.readiness import collectives
+from vae.training import loop
+from vae.training import parallel
+from vae.training import train
+
+GIB = 2**30
+
+
+def _placed(tree, sharding):
+  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), tree)
+
+
+def _images(dataset, count, sharding):
+  return jax.ShapeDtypeStruct((count, *dataset.observation_shape), np.float32, sharding=sharding)
+
+
+def evaluation_programs(config, dataset, model, device):
+  """{name: compiled} of one model's evaluation programs on `device`."""
+  one = jax.sharding.SingleDeviceSharding(device)
+  state = jax.eval_shape(lambda k: train.create_train_state(
+      k, config, model, dataset.observation_shape, dataset.num_examples), jax.random.key(0))
+  state = _placed(state, one)
+  key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype, sharding=one)
+  batch = _images(dataset, config.eval_batch_size, one)
+  programs = {'eval_step': model_evaluation.eval_step.lower(state, batch, key)}
+  if state.method.variational:  # log p(x) and the suite need q(z|x).
+    programs['log_px'] = marginal_likelihood.batch_log_px.lower(
+        model, state.params, batch, key, num_samples=config.num_importance_samples,
+        chunk_size=config.importance_chunk_size)
+    encoder = suite.encoder(state, suite.REPRESENTATIONS)
+    programs['grid_encoding'] = sampled_scores.encode_chunk.lower(
+        encoder.functions, encoder.params,
+        _images(dataset, sampled_scores.OBSERVATIONS_PER_CALL, one), key)
+  return {name: lowered.compile() for name, lowered in programs.items()}
+
+
+def measure(compiled, mesh_shape=(1, 1)) -> dict:
+  """What one compiled program needs and does, per device."""
+  memory = compiled.memory_analysis()
+  hlo = compiled.as_text()
+  cost = compiled.cost_analysis()
+  cost = (cost[0] if isinstance(cost, list) else cost) or {}
+  return {'argument_gib': memory.argument_size_in_bytes / GIB,
+          'output_gib': memory.output_size_in_bytes / GIB,
+          'temp_gib': memory.temp_size_in_bytes / GIB,
+          'alias_gib': memory.alias_size_in_bytes / GIB,
+          'collectives': collectives.counts(hlo),
+          'across_models': collectives.across_models(hlo, mesh_shape),
+          'flops': cost.get('flops'), 'bytes_accessed': cost.get('bytes accessed')}
+
+
+def training_row(config, dataset, model, width, devices) -> dict:
+  """The compiled first chunk of `width` models on `devices`, measured, with its compile time."""
+  start = time.perf_counter()
+  program, layout = loop.group_program(config, dataset, model, width, devices)
+  mesh_shape = (layout.mesh.shape[parallel.MODELS], layout.mesh.shape[parallel.DATA])
+  return {'compile_s': time.perf_counter() - start, 'mesh': mesh_shape,
+          'steps': loop.first_chunk_steps(config), 'slots': layout.width,
+          'models_per_device': layout.width // mesh_shape[0], **measure(program, mesh_shape),
+          'bytes': loop.group_bytes(config, dataset, model, width, devices)}
