@@ -4,7 +4,7 @@
 For each case (a config the accelerators train) it compiles the loop's first chunk of one model
 and of 8 models on one device, of 8 models on an (8, 1) mesh and of 8 models on a (1, 8) mesh,
 and writes, per program, `programs.measure` plus the elements all-reduced, and per case the
-elements of the gradient (the parameters and the critic's) and of the step's metrics.
+elements of the gradient (the parameters and the critic's), the batch size and B × latents.
 """
 
 import json
@@ -55,10 +55,9 @@ def measure_case(overrides):
   key = jax.random.key(0)
   state = jax.eval_shape(lambda k: train.create_train_state(
       k, config, model, dataset.observation_shape, dataset.num_examples), key)
-  batch = jax.eval_shape(lambda k: state.method.sampler(dataset)(k, config.batch_size), key)
-  metrics = jax.eval_shape(train.pure_train_step, state, batch, key)[1]
-  result['gradient_elements'] = _elements((state.params, state.critic))
-  result['metric_elements'] = _elements(metrics)
+  critic = None if state.critic is None else state.critic['params']
+  result['gradient_elements'] = _elements((state.params, critic))
+  result['batch_size'] = config.batch_size
   result['batch_latents'] = config.batch_size * config.latents
   return result
 

@@ -96,9 +96,9 @@ def _model_and_params():
 
 
 def _numpy_view_losses(model, params, views, key, beta):
-  """Each view's β-VAE loss by hand: ε for the views stacked, as the method draws it; the
-  Bernoulli log-likelihood from scipy; the KL to N(0, I) in closed form; batch means."""
-  x = np.concatenate(views)
+  """Each view's β-VAE loss by hand: ε for each pair's rows side by side, as the method draws
+  it; the Bernoulli log-likelihood from scipy; the KL to N(0, I) in closed form; batch means."""
+  x = np.stack(views, axis=1).reshape(-1, *np.shape(views[0])[1:])
   mean, logvar = (np.asarray(a, np.float64) for a in model.apply({'params': params}, x,
                                                                   method='encode'))
   eps = np.asarray(jax.random.normal(key, mean.shape))
@@ -107,7 +107,7 @@ def _numpy_view_losses(model, params, views, key, beta):
                                   method='decode'), np.float64)
   recon = -stats.bernoulli.logpmf(x, 1 / (1 + np.exp(-logits))).reshape(len(x), -1).sum(1)
   kl = 0.5 * (mean**2 + np.exp(logvar) - logvar - 1).sum(1)
-  per_view = (recon + beta * kl).reshape(len(views), -1).mean(axis=1)
+  per_view = (recon + beta * kl).reshape(-1, len(views)).mean(axis=0)
   return per_view
 
 

@@ -1,10 +1,14 @@
-"""Settings that cannot fit in memory are refused in one line before anything is written."""
+"""Settings that cannot fit in memory are refused in one line before anything is written;
+`models_per_step=auto` sizes a group to the memory there is."""
 
+import jax
 import pytest
 
+from vae import settings
 from vae.errors import UserInputError
 from vae.training import loop
 from vae.training import memory
+from vae.training import train
 
 
 def test_available_memory_is_the_kernels_figure():
@@ -34,3 +38,31 @@ def test_what_does_not_fit_is_one_line_naming_the_settings(config, tmp_path, set
   assert f'--config.{setting}={value}' in message
   assert '\n' not in message
   assert not workdir.exists()
+
+
+def _tiny(config):
+  config.model, config.hidden = 'mlp', 16
+  dataset = settings.check_config(config)
+  return dataset, train.create_model(config, dataset.observation_shape)
+
+
+@pytest.mark.parametrize('fitting', [1, 3, 6])
+def test_auto_group_is_the_largest_that_fits_by_brute_force(config, fitting):
+  # `models_per_step=auto`'s bisection against every width compiled and measured: with a device
+  # whose free memory holds `fitting` models' program with the margin kept free, it picks the
+  # largest width whose bytes fit that budget.
+  dataset, model = _tiny(config)
+  devices = jax.devices()
+  needs = {w: loop.group_bytes(config, dataset, model, w, devices) for w in range(1, 9)}
+  available = needs[fitting] / (1 - loop.AUTO_GROUP_MARGIN)
+  brute_force = max(w for w, n in needs.items() if n <= (1 - loop.AUTO_GROUP_MARGIN) * available)
+  assert brute_force >= fitting
+  assert loop.largest_group(config, dataset, model, 8, devices, available) == brute_force
+  assert loop.largest_group(config, dataset, model, 8, devices, needs[1] / 2) == 0
+
+
+def test_auto_group_on_the_cpu_is_every_model(config):
+  dataset, model = _tiny(config)
+  assert loop.group_size('auto', config, dataset, model, 12) == 12
+  assert loop.group_size('5', config, dataset, model, 12) == 5
+  assert loop.group_size(3, config, dataset, model, 12) == 3

@@ -18,6 +18,7 @@ from vae.evaluation import sampled_scores
 from vae.evaluation import suite
 from vae.readiness import collectives
 from vae.training import loop
+from vae.training import memory
 from vae.training import parallel
 from vae.training import train
 
@@ -32,24 +33,30 @@ def _images(dataset, count, sharding):
   return jax.ShapeDtypeStruct((count, *dataset.observation_shape), np.float32, sharding=sharding)
 
 
-def evaluation_programs(config, dataset, model, device):
-  """{name: compiled} of one model's evaluation programs on `device`."""
+def evaluation_rows(config, dataset, model, device) -> dict:
+  """{name: measured row} of one model's evaluation programs on `device`."""
   one = jax.sharding.SingleDeviceSharding(device)
-  state = jax.eval_shape(lambda k: train.create_train_state(
-      k, config, model, dataset.observation_shape, dataset.num_examples), jax.random.key(0))
-  state = _placed(state, one)
+  state = _placed(jax.eval_shape(lambda k: train.create_train_state(
+      k, config, model, dataset.observation_shape, dataset.num_examples), jax.random.key(0)), one)
   key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype, sharding=one)
   batch = _images(dataset, config.eval_batch_size, one)
-  programs = {'eval_step': model_evaluation.eval_step.lower(state, batch, key)}
+  lowerings = {'eval_step': lambda: model_evaluation.eval_step.lower(state, batch, key)}
   if state.method.variational:  # log p(x) and the suite need q(z|x).
-    programs['log_px'] = marginal_likelihood.batch_log_px.lower(
+    encoder = suite.encoder(state, suite.REPRESENTATIONS)
+    lowerings['log_px'] = lambda: marginal_likelihood.batch_log_px.lower(
         model, state.params, batch, key, num_samples=config.num_importance_samples,
         chunk_size=config.importance_chunk_size)
-    encoder = suite.encoder(state, suite.REPRESENTATIONS)
-    programs['grid_encoding'] = sampled_scores.encode_chunk.lower(
+    lowerings['grid_encoding'] = lambda: sampled_scores.encode_chunk.lower(
         encoder.functions, encoder.params,
         _images(dataset, sampled_scores.OBSERVATIONS_PER_CALL, one), key)
-  return {name: lowered.compile() for name, lowered in programs.items()}
+  rows = {}
+  for name, lower in lowerings.items():
+    start = time.perf_counter()
+    compiled = lower().compile()
+    measured = measure(compiled)
+    rows[name] = {'compile_s': time.perf_counter() - start, 'mesh': (1, 1),
+                  'models_per_device': 1, **measured, 'bytes': memory.program_bytes(compiled)}
+  return rows
 
 
 def measure(compiled, mesh_shape=(1, 1)) -> dict:
@@ -76,3 +83,39 @@ def training_row(config, dataset, model, width, devices) -> dict:
           'steps': loop.first_chunk_steps(config), 'slots': layout.width,
           'models_per_device': layout.width // mesh_shape[0], **measure(program, mesh_shape),
           'bytes': loop.group_bytes(config, dataset, model, width, devices)}
+
+
+def roofline_seconds(row, target) -> float | None:
+  """The least time one model-step can take on `target`: the larger of XLA's FLOPs over the
+  chip's peak and its bytes accessed over the HBM bandwidth, shared by the device's models.
+
+  XLA's cost analysis counts a loop's body once, so a fused chunk's figures are one step's. TPUs
+  run float32 matrix products at JAX's default precision as bf16 passes: the bf16 peak bounds.
+  """
+  if not (row.get('flops') and target.peak_flops and target.bandwidth):
+    return None
+  bound = max(row['flops'] / target.peak_flops, row['bytes_accessed'] / target.bandwidth)
+  return bound / row['models_per_device']
+
+
+def assess(row, target, program, models, devices) -> dict:
+  """`row` with where it ran, whether it fits the chip, its roofline, and what is wrong with it."""
+  fits = row['bytes'] <= target.usable_bytes
+  problems = [f'{target.name}×{devices} {program} at {models} models: {n} {kind} across models'
+              for kind, n in row['across_models'].items()]
+  if not fits:
+    problems.append(f'{target.name}×{devices} {program} at {models} models needs '
+                    f'{row["bytes"] / GIB:.1f} GiB per device of {target.usable_bytes / GIB:.1f}')
+  roofline = roofline_seconds(row, target)
+  return {**row, 'target': target.name, 'devices': devices, 'program': program,
+          'models': models, 'fits': fits, 'problems': problems,
+          'roofline_us': None if roofline is None else roofline * 1e6}
+
+
+def most_models(config, dataset, model, devices, target) -> int:
+  """The most models one device of `target` trains at once: `models_per_step=auto`'s choice."""
+  # An upper bound for the bisection: no model needs less than its own state.
+  one = memory.tree_bytes(train.abstract_group(config, model, dataset.observation_shape, 1,
+                                               dataset.num_examples)[0])
+  return loop.largest_group(config, dataset, model, target.usable_bytes // one, devices,
+                            target.usable_bytes)
