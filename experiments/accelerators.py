@@ -146,6 +146,8 @@ def run():
     for row in _rows(target, count, workloads, widths):
       every.append(row)
       if 'most_models_per_device' in row:
+        if not row['most_models_per_device']:
+          problems.append(f'{target.name}×{count} {row["program"]}: not one model fits')
         logging.info('%s×%d %s: at most %d models per device fit (%.1f GiB usable, %d %% kept '
                      'free)', target.name, count, row['program'], row['most_models_per_device'],
                      target.usable_bytes / programs.GIB, 100 * loop.AUTO_GROUP_MARGIN)
