@@ -51,8 +51,8 @@ _MOST = flags.DEFINE_bool('most', True, 'On one-device targets, also find the mo
                           'fit (several compiles each).')
 _EVALUATION = flags.DEFINE_bool('evaluation', True, "On one-device targets, also compile one "
                                 "model's evaluation programs.")
-_CHECK = flags.DEFINE_bool('check', False, 'Exit 1 on a collective across models or a program '
-                           'that does not fit.')
+_CHECK = flags.DEFINE_bool('check', False, 'Exit 1 on a target that cannot be compiled for, a '
+                           'collective across models, or a program that does not fit.')
 _JSON = flags.DEFINE_string('json', '', 'Also write every row here (JSON).')
 
 
@@ -121,7 +121,7 @@ def _rows(target, count, workloads, widths):
     devices = list(target.devices(count))
   except targets.Unavailable as e:
     logging.info('%s×%d: %s', target.name, count, e)
-    yield {'target': target.name, 'devices': count, 'unavailable': str(e)}
+    yield {'target': target.name, 'devices': count, 'unavailable': f'{target.name}×{count}: {e}'}
     return
   for workload in workloads:
     config, dataset, model = _setup(workload, target)
@@ -145,7 +145,9 @@ def run():
   for target, count in plan:
     for row in _rows(target, count, workloads, widths):
       every.append(row)
-      if 'most_models_per_device' in row:
+      if 'unavailable' in row:
+        problems.append(row['unavailable'])
+      elif 'most_models_per_device' in row:
         if not row['most_models_per_device']:
           problems.append(f'{target.name}×{count} {row["program"]}: not one model fits')
         logging.info('%s×%d %s: at most %d models per device fit (%.1f GiB usable, %d %% kept '

@@ -53,22 +53,22 @@ def evaluation_rows(config, dataset, model, device) -> dict:
   for name, lower in lowerings.items():
     start = time.perf_counter()
     compiled = lower().compile()
-    measured = measure(compiled)
     rows[name] = {'compile_s': time.perf_counter() - start, 'mesh': (1, 1),
-                  'models_per_device': 1, **measured, 'bytes': memory.program_bytes(compiled)}
+                  'models_per_device': 1, **measure(compiled)}
   return rows
 
 
 def measure(compiled, mesh_shape=(1, 1)) -> dict:
   """What one compiled program needs and does, per device."""
-  memory = compiled.memory_analysis()
+  analysis = compiled.memory_analysis()
   hlo = compiled.as_text()
   cost = compiled.cost_analysis()
   cost = (cost[0] if isinstance(cost, list) else cost) or {}
-  return {'argument_gib': memory.argument_size_in_bytes / GIB,
-          'output_gib': memory.output_size_in_bytes / GIB,
-          'temp_gib': memory.temp_size_in_bytes / GIB,
-          'alias_gib': memory.alias_size_in_bytes / GIB,
+  return {'argument_gib': analysis.argument_size_in_bytes / GIB,
+          'output_gib': analysis.output_size_in_bytes / GIB,
+          'temp_gib': analysis.temp_size_in_bytes / GIB,
+          'alias_gib': analysis.alias_size_in_bytes / GIB,
+          'bytes': memory.program_bytes(compiled),
           'collectives': collectives.counts(hlo),
           'across_models': collectives.across_models(hlo, mesh_shape),
           'flops': cost.get('flops'), 'bytes_accessed': cost.get('bytes accessed')}

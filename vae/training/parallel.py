@@ -1,13 +1,17 @@
 """Devices and hosts: the (`models`, `data`) mesh, where a group's state and batches live, which
 process writes what.
 
-A group of W models trains as one vmapped program (`train.group_train_steps`). Its stacked state
-(every leaf [W, ...]) is placed with `NamedSharding(mesh, P('models'))`: each row of the mesh
-holds whole models, so independent models need no collective. Each model's batch is sharded over
-`data`: the devices of a row split it, and XLA averages their gradients from the shardings
-(an all-reduce it inserts; none is written here). The step itself stays a pure function: the
-only device-aware thing it sees is the batch's sharding constraint, applied by the sampler this
-module wraps around the dataset's.
+A group of W models trains as one program. Its stacked state (every leaf [W, ...]) is placed
+with `NamedSharding(mesh, P('models'))`: each row of the mesh holds whole models. The program is
+`Layout.per_device` of one model's pure step: a `shard_map` manual over `models`, so each row
+computes its own models and nothing else, and no collective can cross `models`. Within a row,
+each model's batch is sharded over `data`: the devices of the row split it, and XLA averages
+their gradients from the shardings (an all-reduce it inserts; none is written here). A row with
+the whole batch (D = 1) vmaps its models; a row that splits batches runs them one after another,
+because XLA's partitioner gathers a vmapped (grouped) convolution's activations rather than split
+them by batch. The step itself stays a pure function of one model: the only device-aware thing
+it sees is the batch's sharding constraint, applied by the sampler this module wraps around the
+dataset's.
 
 The `auto` mesh, for n devices and a group of W models: one model is data-parallel over every
 device, (1, n); several take the largest divisor m of n with m ≤ W for `models` and the rest,
