@@ -63,3 +63,34 @@ def test_a_split_batch_all_reduces_the_gradient_alone(measured, case):
   beyond_gradient = program['all_reduced'] - result['gradient_elements']
   codes = result['batch_latents'] if case == 'factor_vae' else 0
   assert 0 <= beyond_gradient - codes < result['batch_size'], beyond_gradient
+
+
+_MEMBERS = '''
+import json, sys
+import jax, numpy as np
+from experiments.configs import test
+from vae.training import parallel
+result = {}
+for mesh, width in (('8,1', 6), ('4,2', 6), ('2,4', 3), ('1,8', 1)):
+  config = test.get_config()
+  config.mesh_shape = mesh
+  layout = parallel.layout(config, width)
+  stacked = np.arange(layout.width * 5.0).reshape(layout.width, 5)
+  members = layout.members(layout.place({'a': stacked}), width)
+  result[mesh] = [[np.asarray(m['a']).tolist(), sorted(d.id for d in m['a'].sharding.device_set)]
+                  for m in members]
+  result[mesh + ' stacked'] = stacked[:width].tolist()
+json.dump(result, sys.stdout)
+'''
+
+
+def test_each_member_is_evaluated_on_one_device():
+  # A member's state comes off its row's device whole and lands on the first device alone, so
+  # its evaluation programs are one-device programs (not replicated over the mesh).
+  process = subprocess.run([sys.executable, '-c', _MEMBERS], cwd=ROOT, capture_output=True,
+                           text=True, env={**os.environ, 'JAX_NUM_CPU_DEVICES': '8'},
+                           timeout=300, check=True)
+  result = json.loads(process.stdout)
+  for mesh in ('8,1', '4,2', '2,4', '1,8'):
+    assert [values for values, _ in result[mesh]] == result[mesh + ' stacked']
+    assert all(devices == [0] for _, devices in result[mesh])

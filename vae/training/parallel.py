@@ -196,10 +196,27 @@ class Layout:
     return _gathered(tree)
 
   def members(self, states, count: int):
-    """The first `count` slots' states, each usable by this process alone."""
+    """The first `count` slots' states, each on this process's first device alone.
+
+    A model's evaluation programs (eval rows, log p(x), the suite, UDR) then compile for that one
+    device. Indexing the sharded stack instead (`x[i]`) would broadcast the slot to every device
+    of the mesh and replicate each evaluation over all of them.
+    """
+    home = jax.local_devices()[0]
     if jax.process_count() > 1:
       states = _gathered(states)
-    return [jax.tree.map(lambda x, i=i: x[i], states) for i in range(count)]
+      return [jax.tree.map(lambda x, i=i: jax.device_put(x[i], home), states)
+              for i in range(count)]
+    return [jax.tree.map(lambda x, i=i: jax.device_put(self._slot(x, i), home), states)
+            for i in range(count)]
+
+  def _slot(self, stacked, slot):
+    """Slot `slot` of a stack sharded over `models`, read from the row's first device."""
+    per_row = self.width // self.mesh.shape[MODELS]
+    row = slot // per_row
+    device = self.mesh.devices[row, 0]
+    shard = next(s for s in stacked.addressable_shards if s.device == device)
+    return shard.data[slot - row * per_row]
 
 
 def _one_after_another(model_fn):
