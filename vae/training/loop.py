@@ -1,6 +1,6 @@
 """The run loop: trains groups of models to the end, writing through `vae.training.run_directory`.
 
-Members are cut into groups of `group_size` in their given order, and a group always trains
+Members are cut into groups (`group_size`) in their given order, and a group always trains
 with that many slots: a member already finished (or failed) still holds its slot, filled with a
 copy of a trainee's state and never written. XLA's results depend on the vmapped width, not on
 what the other slots hold, so a model's parameters are the same bits however a crash or a
