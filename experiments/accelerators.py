@@ -105,10 +105,14 @@ def _collectives_text(row):
 
 
 def _line(target, count, program, models, row):
+  if 'refused' in row:
+    return (f'{target.name}×{count:<2} {program:<22} {models:>5} models  mesh {row["mesh"]}  '
+            f'compile {row["compile_s"]:5.1f} s  DOES NOT FIT: {row["refused"]}')
   tpu = ''
   if row.get('roofline_us') is not None:
     tpu = (f'  {row["flops"] / 1e9:.1f} GFLOP, {row["bytes_accessed"] / 1e9:.2f} GB per step,'
-           f' roofline {row["roofline_us"]:.0f} µs/model-step')
+           f' roofline {row["roofline_us"]:.0f} µs per '
+           f'{"model-step" if program.startswith("train") else "call"}')
   return (f'{target.name}×{count:<2} {program:<22} {models:>5} models  mesh {row.get("mesh", "-")}'
           f'  compile {row["compile_s"]:5.1f} s  arg {row["argument_gib"]:.3f} out '
           f'{row["output_gib"]:.3f} temp {row["temp_gib"]:.3f} GiB  collectives: '

@@ -7,6 +7,7 @@ the eval step (the encoder and decoder on `eval_batch_size` images), log p(x)'s 
 samples on one batch, and the suite's encoding of one chunk of the factor grid.
 """
 
+import math
 import time
 
 import jax
@@ -75,13 +76,21 @@ def measure(compiled, mesh_shape=(1, 1)) -> dict:
 
 
 def training_row(config, dataset, model, width, devices) -> dict:
-  """The compiled first chunk of `width` models on `devices`, measured, with its compile time."""
-  start = time.perf_counter()
-  program, layout = loop.group_program(config, dataset, model, width, devices)
+  """The compiled first chunk of `width` models on `devices`, measured, with its compile time;
+  a program the compiler refuses for the device's memory is a row that says so."""
+  layout = parallel.layout(config, width, devices)
   mesh_shape = (layout.mesh.shape[parallel.MODELS], layout.mesh.shape[parallel.DATA])
-  return {'compile_s': time.perf_counter() - start, 'mesh': mesh_shape,
-          'steps': loop.first_chunk_steps(config), 'slots': layout.width,
-          'models_per_device': layout.width // mesh_shape[0], **measure(program, mesh_shape),
+  row = {'mesh': mesh_shape, 'steps': loop.first_chunk_steps(config), 'slots': layout.width,
+         'models_per_device': layout.width // mesh_shape[0]}
+  start = time.perf_counter()
+  try:
+    program, _ = loop.group_program(config, dataset, model, width, devices)
+  except jax.errors.JaxRuntimeError as e:
+    if not memory.compiler_out_of_memory(e):
+      raise
+    return {**row, 'compile_s': time.perf_counter() - start, 'bytes': math.inf,
+            'refused': str(e).strip().splitlines()[0], 'collectives': {}, 'across_models': {}}
+  return {**row, 'compile_s': time.perf_counter() - start, **measure(program, mesh_shape),
           'bytes': loop.group_bytes(config, dataset, model, width, devices)}
 
 
@@ -103,7 +112,9 @@ def assess(row, target, program, models, devices) -> dict:
   fits = row['bytes'] <= target.usable_bytes
   problems = [f'{target.name}×{devices} {program} at {models} models: {n} {kind} across models'
               for kind, n in row['across_models'].items()]
-  if not fits:
+  if 'refused' in row:
+    problems.append(f'{target.name}×{devices} {program} at {models} models: {row["refused"]}')
+  elif not fits:
     problems.append(f'{target.name}×{devices} {program} at {models} models needs '
                     f'{row["bytes"] / GIB:.1f} GiB per device of {target.usable_bytes / GIB:.1f}')
   roofline = roofline_seconds(row, target)

@@ -16,6 +16,7 @@ trainee is checkpointed, and `errors.Interrupted` is raised.
 
 import dataclasses
 import functools
+import math
 import signal
 import time
 
@@ -28,6 +29,7 @@ from vae import methods
 from vae import rules
 from vae import settings
 from vae.errors import Interrupted
+from vae.errors import UserInputError
 from vae.training import memory
 from vae.training import parallel
 from vae.training import preemption
@@ -125,8 +127,14 @@ def group_program(config, dataset, model, width, devices):
 
 def group_bytes(config, dataset, model, width, devices):
   """Per-device bytes of training `width` models on `devices`: the compiled chunk (arguments,
-  outputs, temporaries) and the evaluation images."""
-  program, _ = group_program(config, dataset, model, width, devices)
+  outputs, temporaries) and the evaluation images; infinite when the compiler itself refuses
+  the program for the device's memory (the TPU compiler does)."""
+  try:
+    program, _ = group_program(config, dataset, model, width, devices)
+  except jax.errors.JaxRuntimeError as e:
+    if memory.compiler_out_of_memory(e):
+      return math.inf
+    raise
   return memory.program_bytes(program) + _eval_bytes(config, dataset, width)
 
 
@@ -176,9 +184,18 @@ def check_memory(config, dataset, model, layout):
   # Each device holds 1/M of the models (M = the mesh's `models` axis).
   per_device = memory.tree_bytes(states) // layout.mesh.shape[parallel.MODELS]
   memory.check_fits(2 * per_device + eval_bytes, what, hint)
-  program = chunk_program(layout, states, keys, dataset, config.batch_size,
-                          _next_boundary(0, config))
+  try:
+    program = chunk_program(layout, states, keys, dataset, config.batch_size,
+                            first_chunk_steps(config))
+  except jax.errors.JaxRuntimeError as e:
+    if not memory.compiler_out_of_memory(e):
+      raise
+    raise UserInputError(f'{what} does not fit the device ({_one_line(e)}): lower {hint}') from None
   memory.check_fits(memory.program_bytes(program) + eval_bytes, what, hint)
+
+
+def _one_line(error) -> str:
+  return ' '.join(str(error).split())[:300]
 
 
 def _divergence(config, loss, step):

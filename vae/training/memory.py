@@ -32,6 +32,12 @@ def program_bytes(compiled) -> int:
           m.alias_size_in_bytes)
 
 
+def compiler_out_of_memory(error) -> bool:
+  """Whether a compile failed because the program cannot fit the device (XLA:TPU checks this
+  while compiling: 'RESOURCE_EXHAUSTED: Ran out of memory on HBM ...')."""
+  return 'RESOURCE_EXHAUSTED' in str(error)
+
+
 def check_fits(need: int, what: str, settings: str):
   """A one-line UserInputError when `need` bytes exceed what the device has free."""
   available, device = available_bytes()
