@@ -298,7 +298,9 @@ def sharded_sweep_case(peak, impl='auto'):
 
     result[name] = _throughput('sharded_sweep', config.batch_size, num_models * num_steps,
                                best_seconds(run, _SWEEP_REPEATS.value), flops,
-                               _xla_flops(program) / layout.width, time.perf_counter() - start,
+                               # The program is one device's: its own models' FLOPs.
+                               _xla_flops(program) * layout.mesh.shape[parallel.MODELS] /
+                               layout.width, time.perf_counter() - start,
                                peak)
     result[name]['mesh_shape'] = dict(layout.mesh.shape)
   result['mesh'].update(models=num_models, devices=len(jax.devices()),
