@@ -16,6 +16,7 @@ line saying so. Memory is XLA's compile-time estimate: nothing is autotuned and 
 """
 
 import json
+import signal
 
 from absl import flags
 from absl import logging
@@ -26,10 +27,12 @@ from experiments.configs import reproduce_chen2018
 from vae import files
 from vae import layers
 from vae import settings
+from vae.errors import Interrupted
 from vae.errors import UserInputError
 from vae.readiness import programs
 from vae.readiness import targets
 from vae.training import loop
+from vae.training import preemption
 from vae.training import train
 
 # Each workload: the config a researcher trains it with on an accelerator.
@@ -148,6 +151,10 @@ def run():
   every, problems = [], []
   for target, count in plan:
     for row in _rows(target, count, workloads, widths):
+      stop = preemption.requested()  # Between compiles: nothing of the table is written yet.
+      if stop:
+        raise Interrupted(stop, f'{signal.Signals(stop).name}: stopped after {len(every)} '
+                          'row(s); nothing written')
       every.append(row)
       if 'unavailable' in row:
         problems.append(row['unavailable'])
