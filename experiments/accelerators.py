@@ -123,7 +123,7 @@ def _line(target, count, program, models, row):
 
 
 def _rows(target, count, workloads, widths):
-  """Every row of one target; yields (row, problems)."""
+  """Every row of one target, as it is compiled (a target without its compiler: one row)."""
   try:
     devices = list(target.devices(count))
   except targets.Unavailable as e:

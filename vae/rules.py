@@ -70,5 +70,9 @@ def models_per_step(value) -> int | str:
   return value
 
 
-MODELS_PER_STEP = Rule(lambda v: models_per_step(v) == 'auto' or (
-    is_int(models_per_step(v)) and models_per_step(v) > 0), "a positive integer or 'auto'")
+def _is_models_per_step(value) -> bool:
+  value = models_per_step(value)
+  return value == 'auto' or (is_int(value) and value > 0)
+
+
+MODELS_PER_STEP = Rule(_is_models_per_step, "a positive integer or 'auto'")

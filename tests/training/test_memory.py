@@ -66,3 +66,24 @@ def test_auto_group_on_the_cpu_is_every_model(config):
   assert loop.group_size('auto', config, dataset, model, 12) == 12
   assert loop.group_size('5', config, dataset, model, 12) == 5
   assert loop.group_size(3, config, dataset, model, 12) == 3
+
+
+class _Lowered:
+  """Stands in for a lowered program whose compile fails with `error`."""
+
+  def __init__(self, error):
+    self.error = error
+
+  def compile(self):
+    raise self.error
+
+
+def test_a_compiler_refusal_for_memory_is_one_line_and_other_errors_pass():
+  # The message is the one XLA:TPU gave for 64 Chen MLPs on a v5e (experiments.accelerators).
+  refusal = ('RESOURCE_EXHAUSTED: Ran out of memory on HBM, the total memory required for HLO\n'
+             'temporaries (17.77G) exceeds available HBM (15.75G).')
+  with pytest.raises(memory.RefusedByCompiler) as error:
+    memory.compile_for_device(_Lowered(jax.errors.JaxRuntimeError(refusal)))
+  assert str(error.value) == ' '.join(refusal.split())
+  with pytest.raises(jax.errors.JaxRuntimeError, match='INTERNAL'):
+    memory.compile_for_device(_Lowered(jax.errors.JaxRuntimeError('INTERNAL: a bug')))

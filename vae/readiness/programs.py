@@ -85,13 +85,13 @@ def training_row(config, dataset, model, width, devices) -> dict:
   start = time.perf_counter()
   try:
     program, _ = loop.group_program(config, dataset, model, width, devices)
-  except jax.errors.JaxRuntimeError as e:
-    if not memory.compiler_out_of_memory(e):
-      raise
+  except memory.RefusedByCompiler as e:
     return {**row, 'compile_s': time.perf_counter() - start, 'bytes': math.inf,
-            'refused': str(e).strip().splitlines()[0], 'collectives': {}, 'across_models': {}}
-  return {**row, 'compile_s': time.perf_counter() - start, **measure(program, mesh_shape),
-          'bytes': loop.group_bytes(config, dataset, model, width, devices)}
+            'refused': str(e), 'collectives': {}, 'across_models': {}}
+  measured = measure(program, mesh_shape)
+  # What the loop holds beside the program, as `loop.group_bytes` counts it.
+  measured['bytes'] += loop.eval_bytes(config, dataset, width)
+  return {**row, 'compile_s': time.perf_counter() - start, **measured}
 
 
 def roofline_seconds(row, target) -> float | None:

@@ -82,8 +82,7 @@ def chunk_program(layout, states, train_keys, dataset, batch_size, num_steps):
                 train_keys)
     jitted = jax.jit(layout.per_device(one_model), donate_argnums=0,
                      out_shardings=layout.state_sharding)
-    lowered = jitted.lower(*inputs)
-    _PROGRAMS[key] = lowered.compile()
+    _PROGRAMS[key] = memory.compile_for_device(jitted.lower(*inputs))
   return _PROGRAMS[key]
 
 
@@ -104,7 +103,7 @@ def _run_steps(layout, states, train_keys, dataset, batch_size, num_steps):
   return states, jax.tree.map(lambda *xs: jnp.stack(xs, axis=1), *history)
 
 
-def _eval_bytes(config, dataset, width):
+def eval_bytes(config, dataset, width):
   """The evaluation images the loop holds beside a group of `width` models."""
   return width * config.num_eval_examples * int(np.prod(dataset.observation_shape)) * 4
 
@@ -131,11 +130,9 @@ def group_bytes(config, dataset, model, width, devices):
   the program for the device's memory (the TPU compiler does)."""
   try:
     program, _ = group_program(config, dataset, model, width, devices)
-  except jax.errors.JaxRuntimeError as e:
-    if memory.compiler_out_of_memory(e):
-      return math.inf
-    raise
-  return memory.program_bytes(program) + _eval_bytes(config, dataset, width)
+  except memory.RefusedByCompiler:
+    return math.inf
+  return memory.program_bytes(program) + eval_bytes(config, dataset, width)
 
 
 def largest_group(config, dataset, model, most, devices, available):
@@ -172,7 +169,7 @@ def check_memory(config, dataset, model, layout):
   width = layout.width
   states, keys = train.abstract_group(config, model, dataset.observation_shape, width,
                                       dataset.num_examples)
-  eval_bytes = _eval_bytes(config, dataset, width)
+  images = eval_bytes(config, dataset, width)
   what = f'training {width} model(s)'
   hint = (f'--config.batch_size={config.batch_size}, --config.latents={config.latents}, '
           f'--config.num_eval_examples={config.num_eval_examples}' +
@@ -183,19 +180,13 @@ def check_memory(config, dataset, model, layout):
   # updated state, at the least: refused before compiling, which for such shapes takes long.
   # Each device holds 1/M of the models (M = the mesh's `models` axis).
   per_device = memory.tree_bytes(states) // layout.mesh.shape[parallel.MODELS]
-  memory.check_fits(2 * per_device + eval_bytes, what, hint)
+  memory.check_fits(2 * per_device + images, what, hint)
   try:
     program = chunk_program(layout, states, keys, dataset, config.batch_size,
                             first_chunk_steps(config))
-  except jax.errors.JaxRuntimeError as e:
-    if not memory.compiler_out_of_memory(e):
-      raise
-    raise UserInputError(f'{what} does not fit the device ({_one_line(e)}): lower {hint}') from None
-  memory.check_fits(memory.program_bytes(program) + eval_bytes, what, hint)
-
-
-def _one_line(error) -> str:
-  return ' '.join(str(error).split())[:300]
+  except memory.RefusedByCompiler as e:
+    raise UserInputError(f'{what} does not fit the device ({e}): lower {hint}') from None
+  memory.check_fits(memory.program_bytes(program) + images, what, hint)
 
 
 def _divergence(config, loss, step):
@@ -356,9 +347,9 @@ def train_members(config, dataset, members, models_per_step=None,
   finishes it; `config` is checked (`vae.settings.check_config`) and `dataset` is its source.
 
   Members train `models_per_step` at a time (a number or 'auto', `group_size`; default: all at
-  once). Finishing writes the figures,
-  the disentanglement suite's scores at the sample sizes `disentanglement` when given
-  (`vae.evaluation.model_evaluation`), and marks the model complete. Re-running skips complete
+  once). Finishing writes the figures, the disentanglement suite's scores at the sample sizes
+  `disentanglement` when given (`vae.evaluation.model_evaluation`), and marks the model
+  complete. Re-running skips complete
   members and resumes the rest exactly. Returns one MemberResult per member.
   """
   model = train.create_model(config, dataset.observation_shape)

@@ -32,10 +32,19 @@ def program_bytes(compiled) -> int:
           m.alias_size_in_bytes)
 
 
-def compiler_out_of_memory(error) -> bool:
-  """Whether a compile failed because the program cannot fit the device (XLA:TPU checks this
-  while compiling: 'RESOURCE_EXHAUSTED: Ran out of memory on HBM ...')."""
-  return 'RESOURCE_EXHAUSTED' in str(error)
+class RefusedByCompiler(Exception):
+  """A program the compiler refuses because it cannot fit the device (XLA:TPU checks this while
+  compiling: 'RESOURCE_EXHAUSTED: Ran out of memory on HBM ...'); the message is one line."""
+
+
+def compile_for_device(lowered):
+  """`lowered.compile()`, a refusal for the device's memory raised as `RefusedByCompiler`."""
+  try:
+    return lowered.compile()
+  except jax.errors.JaxRuntimeError as e:
+    if 'RESOURCE_EXHAUSTED' not in str(e):
+      raise
+    raise RefusedByCompiler(' '.join(str(e).split())[:300]) from None
 
 
 def check_fits(need: int, what: str, settings: str):

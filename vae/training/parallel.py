@@ -175,8 +175,8 @@ class Layout:
     is one grouped convolution whose feature axis mixes models and channels, and XLA's partitioner
     gathers its activations to every device, whether the models or the batch are split. So rows
     hold their own models by construction, and a row that splits each batch over `data` runs its
-    models one after another (`lax.map`): ungrouped convolutions, which XLA splits by batch with
-    the gradient all-reduce alone. A row with the whole batch vmaps them.
+    models one after another (`_one_after_another`): ungrouped convolutions, which XLA splits by
+    batch with the gradient all-reduce alone. A row with the whole batch vmaps them.
     """
     local = jax.vmap(model_fn) if self.mesh.shape[DATA] == 1 else _one_after_another(model_fn)
     return jax.shard_map(local, mesh=self.mesh, in_specs=P(MODELS), out_specs=P(MODELS),
