@@ -10,6 +10,11 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 import numpy as np  # noqa: E402
 
 from vae import files  # noqa: E402
+from vae.methods.method import strength_label  # noqa: E402
+
+# Every figure is saved at this resolution; its texts are at least 7 pt, which is 7/72 inch at
+# any DPI, and images embedded in a figure are drawn at one pixel per pixel of theirs.
+DPI = 100
 
 
 def _as_2d_image(image):
@@ -28,16 +33,27 @@ def mosaic(images, gap=2):
   return canvas
 
 
-def save_image_grid(path, images, title, row_labels=None, col_labels=None):
-  """Saves a [rows, cols, H, W, C] array of images in [0, 1] as one PNG.
+def save_image_grid(path, images, title, row_labels=None, col_labels=None, cell=0.9):
+  """Saves a [rows, cols, H, W, C] array of images in [0, 1] as one PNG, each image `cell`
+  inches wide.
 
-  The grid is drawn as one image on one axes (a subplot per cell costs seconds per figure).
+  The grid is drawn as one image on one axes (a subplot per cell costs seconds per figure), and
+  the figure is cut to the grid and its labels: at 7 pt a label character is at most 0.065 inch.
   """
   images = np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0)
   rows, cols, height, width = images.shape[:4]
-  fig, ax = plt.subplots(figsize=(cols * 0.9 + 1.2, rows * 0.9 + 0.6))
-  ax.imshow(_as_2d_image(mosaic(images)), cmap='gray', vmin=0.0, vmax=1.0,
-            interpolation='nearest')
+  canvas = mosaic(images)
+  margin = 0.06
+  left = margin + (0.065 * max(map(len, row_labels)) + 0.08 if row_labels else 0.0)
+  top = 0.22 + (0.16 if col_labels else 0.0)
+  # Inches per pixel of the mosaic: `cell` per image, or more where the title (9 pt, about 0.07
+  # inch a character) is wider than the grid.
+  inch = max(cell / (width + 2), (0.07 * len(title) - left - margin) / canvas.shape[1])
+  grid_w, grid_h = canvas.shape[1] * inch, canvas.shape[0] * inch
+  fig_w, fig_h = left + grid_w + margin, top + grid_h + margin
+  fig = plt.figure(figsize=(fig_w, fig_h))
+  ax = fig.add_axes((left / fig_w, margin / fig_h, grid_w / fig_w, grid_h / fig_h))
+  ax.imshow(_as_2d_image(canvas), cmap='gray', vmin=0.0, vmax=1.0, interpolation='nearest')
   ax.set_xticks([c * (width + 2) + width / 2 for c in range(cols)] if col_labels else [])
   ax.set_yticks([r * (height + 2) + height / 2 for r in range(rows)] if row_labels else [])
   if col_labels:
@@ -45,11 +61,10 @@ def save_image_grid(path, images, title, row_labels=None, col_labels=None):
     ax.xaxis.tick_top()
   if row_labels:
     ax.set_yticklabels(row_labels, fontsize=7)
-  ax.tick_params(length=0)
+  ax.tick_params(length=0, pad=2)
   for spine in ax.spines.values():
     spine.set_visible(False)
-  fig.suptitle(title, fontsize=9)
-  fig.tight_layout()
+  fig.suptitle(title, fontsize=9, y=1 - 0.04 / fig_h, va='top')
   _save(fig, path)
 
 
@@ -78,13 +93,23 @@ def _strength_axis(ax, strengths, symbol):
   # Strengths span orders of magnitude and may include 0: symlog keeps 0 and spaces 1, 2, 4, 8.
   ax.set_xscale('symlog', linthresh=1.0)
   ax.set_xticks(strengths)
-  ax.set_xticklabels([f'{b:g}' for b in strengths], fontsize=7)
+  ax.set_xticklabels([strength_label(b) for b in strengths], fontsize=7)
   ax.set_xlabel(symbol)
 
 
-def save_strength_curves(path, curves, symbol='β', cols=4):
-  """One panel per metric: the median over seeds against the strength, each seed as a point."""
-  rows = -(-len(curves) // cols)
+def grid_shape(count, max_cols=4):
+  """(rows, cols) of a panel grid for `count` panels: of half of `max_cols` (rounded up) to it,
+  the fewest blank panels, then the most columns."""
+  widest = max(1, min(count, max_cols))
+  cols = min(range(-(-widest // 2), widest + 1), key=lambda c: (-count % c, -c))
+  return -(-count // cols), cols
+
+
+def save_strength_curves(path, curves, symbol='β', titles=None, max_cols=4):
+  """One panel per metric (titled by `titles`, else its name): the median over seeds against the
+  strength, each seed as a point."""
+  titles = titles or {}
+  rows, cols = grid_shape(len(curves), max_cols)
   fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
   for ax, (name, by_strength) in zip(axes.flat, curves.items()):
     strengths = sorted(by_strength)
@@ -92,7 +117,7 @@ def save_strength_curves(path, curves, symbol='β', cols=4):
             label='median')
     for b in strengths:
       ax.plot([b] * len(by_strength[b]), by_strength[b], 'o', color='C1', ms=3, alpha=0.7)
-    ax.set_title(name, fontsize=8)
+    ax.set_title(titles.get(name, name), fontsize=8)
     _strength_axis(ax, strengths, symbol)
   for ax in list(axes.flat)[len(curves):]:
     ax.axis('off')
@@ -100,10 +125,10 @@ def save_strength_curves(path, curves, symbol='β', cols=4):
   _save(fig, path)
 
 
-def save_seed_variation(path, scores, symbol='β', cols=3):
+def save_seed_variation(path, scores, symbol='β'):
   """Each score's every seed as a point per strength, its median as a bar; the title gives the
   share of the score's variance between strengths (the rest is the seeds')."""
-  rows = -(-len(scores) // cols)
+  rows, cols = grid_shape(len(scores), 3)
   fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.8 * rows), squeeze=False)
   for ax, (name, (by_strength, share)) in zip(axes.flat, scores.items()):
     strengths = sorted(by_strength)
@@ -113,7 +138,7 @@ def save_seed_variation(path, scores, symbol='β', cols=3):
       ax.plot(i + np.asarray(jitter), values, 'o', color='C0', ms=4, alpha=0.8)
       ax.plot([i - 0.25, i + 0.25], [np.median(values)] * 2, '-', color='C3', lw=2)
     ax.set_xticks(range(len(strengths)))
-    ax.set_xticklabels([f'{b:g}' for b in strengths], fontsize=7)
+    ax.set_xticklabels([strength_label(b) for b in strengths], fontsize=7)
     ax.set_xlabel(symbol)
     between = 'n/a' if share is None else f'{100 * share:.0f} %'
     ax.set_title(f'{name}\nbetween {symbol}: {between} of variance', fontsize=8)
@@ -131,7 +156,7 @@ def save_kl_heatmap(path, strengths, kl_per_latent, symbol='β'):
   image = ax.imshow(ordered.T, aspect='auto', cmap='viridis')
   fig.colorbar(image, ax=ax, label='KL (nats)')
   ax.set_xticks(range(len(strengths)))
-  ax.set_xticklabels([f'{b:g}' for b in strengths])
+  ax.set_xticklabels([strength_label(b) for b in strengths])
   ax.set_xlabel(symbol)
   ax.set_ylabel('latent, sorted by KL')
   ax.set_title('KL per latent (eval, median over seeds)', fontsize=8)
@@ -141,57 +166,88 @@ def save_kl_heatmap(path, strengths, kl_per_latent, symbol='β'):
 
 def save_correlation_heatmap(path, names, matrix, title):
   """A symmetric matrix of correlations in [−1, 1] over `names`, each cell written."""
-  size = 1.2 + 0.45 * len(names)
-  fig, ax = plt.subplots(figsize=(size + 1.5, size))
+  # 0.42 inch cells hold '-0.00' at 7 pt; a 7 pt character is about 0.06 inch wide.
+  cells, labels = 0.42 * len(names), 0.3 + 0.06 * max(map(len, names))
+  fig, ax = plt.subplots(figsize=(cells + labels + 0.9, cells + labels + 0.4))
   image = ax.imshow(matrix, cmap='RdBu_r', vmin=-1, vmax=1)
-  fig.colorbar(image, ax=ax, shrink=0.8)
+  fig.colorbar(image, ax=ax, fraction=0.05, pad=0.03)
   ax.set_xticks(range(len(names)))
-  ax.set_xticklabels(names, rotation=90, fontsize=6)
+  ax.set_xticklabels(names, rotation=90, fontsize=7)
   ax.set_yticks(range(len(names)))
-  ax.set_yticklabels(names, fontsize=6)
+  ax.set_yticklabels(names, fontsize=7)
   for (i, j), value in np.ndenumerate(matrix):
     if np.isfinite(value):
-      ax.text(j, i, f'{value:.2f}', ha='center', va='center', fontsize=4)
+      ax.text(j, i, f'{value:.2f}', ha='center', va='center', fontsize=7,
+              color='white' if abs(value) > 0.6 else 'black')  # Dark cells at |ρ| near 1.
   ax.set_title(title, fontsize=8)
   fig.tight_layout()
   _save(fig, path)
 
 
-def save_factor_latent(path, result):
-  """|Spearman ρ| and the normalized MI of each factor (rows) with each latent (columns), each
-  cell written, each factor's verdict beside its row (`vae.evaluation.factor_latent`)."""
+def _factor_latent_panels(axes, result, title=''):
+  """|Spearman ρ| and the normalized MI of each factor (rows) with each latent (columns) on the
+  two `axes`, each cell written, each factor's verdict beside its row."""
   factors = result['factors']
   panels = (('|Spearman ρ|', result['abs_spearman']),
             ('I(z_j; v_k) / H(v_k)', result['normalized_mutual_information']))
   latents = len(result['abs_spearman'][0])
-  fig, axes = plt.subplots(1, 2, figsize=(2.4 + 1.1 * latents, 0.9 + 0.45 * len(factors)),
-                           squeeze=False)
-  for ax, (title, matrix) in zip(axes[0], panels):
+  for ax, (name, matrix) in zip(axes, panels):
     matrix = np.asarray(matrix)
     ax.imshow(matrix, cmap='viridis', vmin=0.0, vmax=1.0, aspect='auto')
     for (i, j), value in np.ndenumerate(matrix):
-      ax.text(j, i, f'{value:.2f}', ha='center', va='center', fontsize=6,
+      ax.text(j, i, f'{value:.2f}', ha='center', va='center', fontsize=7,
               color='black' if value > 0.6 else 'white')
     ax.set_xticks(range(latents))
     ax.set_xticklabels([f'z{j}' for j in range(latents)], fontsize=7)
     ax.set_yticks(range(len(factors)))
     ax.set_yticklabels(factors, fontsize=7)
-    ax.set_title(title, fontsize=8)
-  verdicts = axes[0][1].secondary_yaxis('right')
+    ax.set_title(f'{title}{name}', fontsize=8)
+  verdicts = axes[1].secondary_yaxis('right')
   verdicts.set_yticks(range(len(factors)))
   verdicts.set_yticklabels([result['encoding'][f]['verdict'] for f in factors], fontsize=7)
+
+
+def _factor_latent_size(result, rows=1):
+  """The figure size that gives each cell 0.55 × 0.3 inch (room for '0.00' at 7 pt)."""
+  latents, factors = len(result['abs_spearman'][0]), len(result['factors'])
+  return 2.6 + 1.1 * latents, rows * (0.75 + 0.3 * factors)
+
+
+def save_factor_latent(path, result):
+  """One model's factor × latent matrices (`_factor_latent_panels`,
+  `vae.evaluation.factor_latent`)."""
+  fig, axes = plt.subplots(1, 2, figsize=_factor_latent_size(result), squeeze=False)
+  _factor_latent_panels(axes[0], result)
   fig.tight_layout()
   _save(fig, path)
 
 
-def save_side_by_side(path, images):
-  """Saved PNGs ({label: path}) next to each other, each under its label."""
-  fig, axes = plt.subplots(1, len(images), figsize=(4.5 * len(images), 5), squeeze=False)
-  for ax, (label, image_path) in zip(axes[0], images.items()):
-    ax.imshow(plt.imread(image_path))
-    ax.set_title(label)
-    ax.axis('off')
+def save_factor_latent_by_strength(path, results):
+  """One row per strength ({label: one model's factor_latent result}): its two matrices."""
+  first = next(iter(results.values()))
+  fig, axes = plt.subplots(len(results), 2, figsize=_factor_latent_size(first, len(results)),
+                           squeeze=False)
+  for row, (label, result) in zip(axes, results.items()):
+    _factor_latent_panels(row, result, f'{label}: ')
   fig.tight_layout()
+  _save(fig, path)
+
+
+def save_side_by_side(path, images, gap=12, label_height=22):
+  """Saved PNGs ({label: path}) next to each other at their own pixel size, each under its
+  label (shrinking them would shrink the texts drawn in them)."""
+  arrays = [plt.imread(p) for p in images.values()]
+  width = sum(a.shape[1] for a in arrays) + gap * (len(arrays) - 1)
+  height = max(a.shape[0] for a in arrays) + label_height
+  fig = plt.figure(figsize=(width / DPI, height / DPI))
+  left = 0
+  for label, array in zip(images, arrays):
+    h, w = array.shape[:2]
+    ax = fig.add_axes((left / width, (height - label_height - h) / height, w / width, h / height))
+    ax.imshow(array, interpolation='nearest')
+    ax.axis('off')
+    fig.text((left + w / 2) / width, 1 - 4 / height, label, ha='center', va='top', fontsize=10)
+    left += w + gap
   _save(fig, path)
 
 
@@ -199,7 +255,7 @@ def _save(fig, path):
   """Writes the PNG whole or not at all (rendered in memory, then `files.write_atomic`)."""
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   png = io.BytesIO()
-  fig.savefig(png, dpi=80, format='png')
+  fig.savefig(png, dpi=DPI, format='png')
   plt.close(fig)
   files.write_atomic(path, png.getvalue())
 
@@ -218,7 +274,7 @@ def save_training_curves(path, runs, names=('recon', 'kl')):
     ax.set_ylabel(f'{name} (nats)')
     ax.set_yscale('log')
     ax.set_title(name, fontsize=9)
-  axes[0, -1].legend(fontsize=6)
+  axes[0, -1].legend(fontsize=7)
   fig.tight_layout()
   _save(fig, path)
 
@@ -232,11 +288,11 @@ def _save_panels(fig, axes, count, path):
   _save(fig, path)
 
 
-def save_method_tradeoff(path, points, scores, cols=2):
+def save_method_tradeoff(path, points, scores):
   """One panel per score against recon: a marker per method, a point per model labelled with
   its strength ({method: rows with 'strength', 'recon' and the scores}; scores: (key, title))."""
   markers = 'osD^vP*X'
-  rows = -(-len(scores) // cols)
+  rows, cols = grid_shape(len(scores), 3)
   fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows), squeeze=False)
   for ax, (name, title) in zip(axes.flat, scores):
     for i, (method, method_rows) in enumerate(points.items()):
@@ -244,19 +300,19 @@ def save_method_tradeoff(path, points, scores, cols=2):
       ax.plot([r['recon'] for r in shown], [r[name] for r in shown], markers[i % len(markers)],
               color=f'C{i % 10}', label=method, ms=6, alpha=0.8)
       for r in shown:
-        ax.annotate(f"{r['strength']:g}", (r['recon'], r[name]), fontsize=6,
+        ax.annotate(strength_label(r['strength']), (r['recon'], r[name]), fontsize=7,
                     xytext=(3, 3), textcoords='offset points')
     ax.set_xlabel('recon (nats, lower is better)')
     ax.set_title(title, fontsize=9)
   _save_panels(fig, axes, len(scores), path)
 
 
-def save_udr_vs_scores(path, rows, scores, symbol='β', cols=3):
+def save_udr_vs_scores(path, rows, scores, symbol='β'):
   """One panel per supervised score against UDR (Duan et al. 2020's Fig. 1), a point per model
   coloured by its strength (rows: dicts with 'strength', 'udr' and the scores; scores:
   (key, title))."""
   strengths = sorted({r['strength'] for r in rows})
-  panel_rows = -(-len(scores) // cols)
+  panel_rows, cols = grid_shape(len(scores), 3)
   fig, axes = plt.subplots(panel_rows, cols, figsize=(4.2 * cols, 3.4 * panel_rows),
                            squeeze=False)
   for ax, (name, title) in zip(axes.flat, scores):
@@ -264,7 +320,7 @@ def save_udr_vs_scores(path, rows, scores, symbol='β', cols=3):
       shown = [r for r in rows if r['strength'] == strength
                and r.get('udr') is not None and r.get(name) is not None]
       ax.plot([r['udr'] for r in shown], [r[name] for r in shown], 'o', color=f'C{i % 10}',
-              label=f'{symbol} = {strength:g}', ms=6, alpha=0.8)
+              label=f'{symbol} = {strength_label(strength)}', ms=6, alpha=0.8)
     ax.set_xlabel('UDR (unsupervised)')
     ax.set_ylabel(name)
     ax.set_title(title, fontsize=9)

@@ -7,6 +7,7 @@ import ml_collections
 import pytest
 
 from experiments.configs import methods_test
+from tests import figure_legibility
 from vae import methods as registry
 from vae.errors import UserInputError
 from vae.studies import method_comparison
@@ -22,10 +23,13 @@ def _config():
 
 
 @pytest.mark.slow  # 75 s; `.ci/run` runs it after the fast suite.
-def test_two_methods_give_one_table_and_figure(tmp_path):
+def test_two_methods_give_one_table_and_figure(tmp_path, monkeypatch):
   workdir = str(tmp_path / 'compare')
-  table, excluded = method_comparison.run(_config(), workdir)
+  with figure_legibility.recording(monkeypatch) as figures:
+    table, excluded = method_comparison.run(_config(), workdir)
   assert not excluded
+  assert 'methods_tradeoff.png' in {os.path.basename(p) for p in figures}
+  assert {p: problems for p, problems in figures.items() if problems} == {}
   assert [(r['method'], r['strength']) for r in table] == [
       ('factor_vae', 10.0), ('factor_vae', 40.0), ('beta_tcvae', 1.0), ('beta_tcvae', 6.0)]
   with open(os.path.join(workdir, 'methods.csv')) as f:
@@ -131,10 +135,13 @@ def test_a_variant_is_its_method_with_settings_changed(tmp_path):
 
 def test_the_figure_has_a_panel_per_score_some_model_has(tmp_path, monkeypatch):
   table = _rows({'beta_vae': [0.1, 0.2], 'ada_gvae_k1': [0.3, 0.4]})  # MIG only.
+  table = [{**r, 'run_dir': f'run_{i}'} for i, r in enumerate(table)]
   monkeypatch.setattr(method_comparison, 'rows', lambda workdir, entries: (table, {}))
   drawn = {}
   monkeypatch.setattr(method_comparison.plotting, 'save_method_tradeoff',
                       lambda path, points, scores: drawn.update(points=points, scores=scores))
+  # The rows' run directories are not on disk: no TensorBoard view to write.
+  monkeypatch.setattr(method_comparison.trials, 'write_study_hparams', lambda *a, **k: None)
   method_comparison.write_comparison(str(tmp_path), ['beta_vae', 'ada_gvae_k1'])
   assert drawn['scores'] == [('discrete_mig', 'MIG')]
   assert list(drawn['points']) == ['beta_vae', 'ada_gvae_k1']

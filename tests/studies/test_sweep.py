@@ -12,6 +12,7 @@ import pytest
 
 from experiments.configs import sweep_test
 from tests import ROOT
+from tests import figure_legibility
 from vae import data
 from vae import settings
 from vae import traversal_animation as ta
@@ -28,8 +29,15 @@ from vae.training.metric_writer import read_metrics
 def finished_sweep(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp('sweep'))
   config = sweep_test.get_config()
-  rows, excluded = sweep.run(config, workdir)
+  with pytest.MonkeyPatch.context() as monkeypatch:
+    with figure_legibility.recording(monkeypatch) as found:
+      rows, excluded = sweep.run(config, workdir)
+  _FIGURES.update(found)
   return config, workdir, rows, excluded
+
+
+# {path: legibility problems} of every figure the finished sweep saved, its models' and its own.
+_FIGURES = {}
 
 
 def test_parse_betas():
@@ -82,6 +90,7 @@ def test_every_output_file(finished_sweep):
   for name in ('summary.csv', 'summary_by_strength.csv', 'summary.json', 'summary.md',
                'figures/strength_tradeoff.png', 'figures/kl_per_latent.png',
                'figures/traversals_by_strength.png', 'figures/factor_latent_by_strength.png',
+               'figures/strength_tradeoff_all.png',
                'figures/seed_variation.png'):
     assert os.path.getsize(os.path.join(workdir, name)) > 0, name
   with open(os.path.join(workdir, 'summary.csv')) as f:
@@ -99,6 +108,15 @@ def test_every_output_file(finished_sweep):
     text = f.read()
   assert 'no comparison between strengths can be made' in text
   assert '## Which latents carry which factor' in text
+
+
+def test_every_figure_reads_at_its_saved_size(finished_sweep):
+  del finished_sweep  # It records the figures it saves.
+  saved = {os.path.basename(p) for p in _FIGURES}
+  assert {'strength_tradeoff.png', 'strength_tradeoff_all.png', 'factor_latent_by_strength.png',
+          'traversals_by_strength.png', 'kl_per_latent.png', 'factor_latent.png',
+          'traversals.png', 'reconstructions.png'} <= saved
+  assert {p: problems for p, problems in _FIGURES.items() if problems} == {}
 
 
 def test_the_sweeps_animation_has_one_panel_per_strength(finished_sweep):
@@ -125,9 +143,33 @@ def test_report_rebuilds_the_summary_byte_for_byte(finished_sweep, tmp_path):
   result = subprocess.run([sys.executable, '-m', 'experiments.report', f'--workdir={copy}'],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr
-  assert '# beta_vae sweep summary (β)' in result.stdout
+  assert '# beta_vae sweep: which β disentangles best' in result.stdout
   for name in ('summary.csv', 'summary_by_strength.csv', 'summary.json', 'summary.md'):
     assert filecmp.cmp(os.path.join(workdir, name), os.path.join(copy, name), shallow=False)
+
+
+def test_strengths_that_percent_g_merges_stay_apart_in_every_file(finished_sweep, tmp_path):
+  # β = 8's run relabelled as β = 1.000001: `%g` prints both strengths as 1.
+  _, workdir, _, _ = finished_sweep
+  copy = str(tmp_path / 'copy')
+  shutil.copytree(workdir, copy)
+  old, new = sweep.run_dir(copy, 'beta_vae', 8, 0), sweep.run_dir(copy, 'beta_vae', 1.000001, 0)
+  os.rename(old, new)
+  with open(os.path.join(new, 'config.json')) as f:
+    config = json.load(f)
+  config['beta'] = 1.000001
+  with open(os.path.join(new, 'config.json'), 'w') as f:
+    json.dump(config, f)
+  report.write_report(copy)
+  with open(os.path.join(copy, 'summary.csv')) as f:
+    assert [line.split(',')[1] for line in f.read().splitlines()[1:]] == ['1', '1.000001']
+  with open(os.path.join(copy, 'summary_by_strength.csv')) as f:
+    assert [line.split(',')[1] for line in f.read().splitlines()[1:]] == ['1', '1.000001']
+  with open(os.path.join(copy, 'summary.json')) as f:
+    summary = json.load(f)
+  assert set(summary['scores']['discrete_mig']['by_strength']) == {'1', '1.000001'}
+  with open(os.path.join(copy, 'summary.md')) as f:
+    assert '| | β = 1 (n=1) | β = 1.000001 (n=1) |' in f.read()
 
 
 def test_rerun_trains_and_scores_nothing(finished_sweep):

@@ -11,6 +11,7 @@ import pytest
 
 from experiments.configs import sweep_test
 from experiments.configs import test
+from tests import figure_legibility
 from vae.evaluation import udr
 from vae.studies import sweep
 from vae.training import run_directory
@@ -30,8 +31,15 @@ def _config():
 def udr_sweep(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp('udr_sweep'))
   config = _config()
-  rows, _ = sweep.run(config, workdir)
+  with pytest.MonkeyPatch.context() as monkeypatch:
+    with figure_legibility.recording(monkeypatch) as found:
+      rows, _ = sweep.run(config, workdir)
+  _FIGURES.update(found)
   return config, workdir, rows
+
+
+# {path: legibility problems} of every figure the UDR sweep saved.
+_FIGURES = {}
 
 
 def _read_udr(workdir):
@@ -70,6 +78,7 @@ def test_report_has_the_udr_columns_and_figure(udr_sweep):
   with open(os.path.join(workdir, 'summary.md')) as f:
     assert '\n| udr | ' in f.read()
   assert os.path.getsize(os.path.join(workdir, 'figures', 'udr_vs_scores.png')) > 0
+  assert {p: problems for p, problems in _FIGURES.items() if problems} == {}
 
 
 def test_a_rerun_with_the_same_models_restores_nothing(udr_sweep, monkeypatch):

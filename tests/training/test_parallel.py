@@ -9,7 +9,6 @@ hold gradients of a ~2,800-nat loss, by <= 8e-6, under 0.07 of that allowance; e
 parameters by ~1e-3 (lr 5e-4); a β of 2 for 1 moves the state by up to 9e3 times the allowance.
 """
 
-import glob
 import json
 import os
 import socket
@@ -66,10 +65,16 @@ def _assert_run_close(ours, theirs, finished_at=None):
                                rtol=_RTOL, atol=_ATOL, err_msg=f'{ours} {row["step"]}')
 
 
+def _models(workdir):
+  """The names of a sweep's model directories (`runs/` also holds the sweep's HParams file)."""
+  runs = os.path.join(workdir, 'runs')
+  return sorted(n for n in os.listdir(runs) if os.path.isdir(os.path.join(runs, n)))
+
+
 def _assert_runs_close(workdir, reference, finished_at=None):
   """Every member of a sweep matches the reference sweep's."""
-  names = sorted(os.listdir(os.path.join(reference, 'runs')))
-  assert names == sorted(os.listdir(os.path.join(workdir, 'runs')))
+  names = _models(reference)
+  assert names == _models(workdir)
   for name in names:
     _assert_run_close(os.path.join(workdir, 'runs', name), os.path.join(reference, 'runs', name),
                       finished_at)
@@ -193,7 +198,7 @@ def test_two_processes_write_each_file_once(tmp_path):
     with open(tmp_path / f'written_{i}.txt') as f:
       written.append({line.strip() for line in f if line.startswith(str(workdir))})
   assert not written[0] & written[1], sorted(written[0] & written[1])[:5]
-  runs = sorted(glob.glob(str(workdir / 'runs' / '*')))
+  runs = [str(workdir / 'runs' / name) for name in _models(workdir)]
   assert len(runs) == 2
   # Each process owns one model (its devices hold it); process 0 writes every checkpoint and
   # the summary.

@@ -22,6 +22,7 @@ from experiments.configs import test as test_config
 from tests import run_files
 from vae.studies import sweep
 from vae.training import event_file
+from vae.training import hparams
 from vae.training import loop
 from vae.training.metric_writer import MetricWriter
 from vae.training.metric_writer import read_metrics
@@ -48,7 +49,8 @@ def finished_sweep(tmp_path_factory):
 @pytest.mark.slow  # The sweep fixture: about 2.5 min on the shared 2-core CPU.
 def test_runs_are_named_by_method_strength_and_seed(finished_sweep):
   _, _, events = finished_sweep
-  assert sorted(events.Runs()) == [f'beta_vae_{s}_seed_0' for s in _STRENGTHS]
+  # '.': the sweep's own HParams experiment (`vae.studies.trials`), at the logdir.
+  assert sorted(events.Runs()) == ['.'] + [f'beta_vae_{s}_seed_0' for s in _STRENGTHS]
 
 
 @pytest.mark.slow  # The sweep fixture: about 2.5 min on the shared 2-core CPU.
@@ -73,7 +75,7 @@ def test_images_exist_at_each_evaluation(finished_sweep):
   config, _, events = finished_sweep
   eval_steps = list(range(config.eval_every_steps, config.num_train_steps + 1,
                           config.eval_every_steps))
-  for run in events.Runs():
+  for run in set(events.Runs()) - {'.'}:
     for name in ('reconstructions', 'samples', 'traversals'):
       assert [e.step for e in events.Images(run, f'images/{name}')] == eval_steps
 
@@ -82,23 +84,27 @@ def test_images_exist_at_each_evaluation(finished_sweep):
 def test_hparams_list_the_settings_and_every_metric(finished_sweep):
   _, workdir, events = finished_sweep
   content = events.PluginRunToTagToContent(metadata.PLUGIN_NAME)
-  assert sorted(content) == sorted(events.Runs())
-  for run, tags in content.items():
+  runs = sorted(set(events.Runs()) - {'.'})
+  assert sorted(content) == ['.'] + runs  # The sweep's experiment at the logdir, a session each.
+  experiment = metadata.parse_experiment_plugin_data(content['.'][metadata.EXPERIMENT_TAG])
+  assert [h.display_name for h in experiment.hparam_infos] == ['strength']  # One seed.
+  metrics = [m.name.tag for m in experiment.metric_infos]
+  assert metrics[:4] == ['eval/recon', 'eval/kl', 'eval/elbo', 'eval/log_px']
+  for run in runs:
     start = metadata.parse_session_start_info_plugin_data(
-        tags[metadata.SESSION_START_INFO_TAG]).hparams
-    assert start['method'].string_value == 'beta_vae'
-    assert start['strength'].number_value == float(run.split('_')[2])
-    assert start['seed'].number_value == 0
+        content[run][metadata.SESSION_START_INFO_TAG])
+    assert start.group_name == f"β={run.split('_')[2]} s0"
+    values = start.hparams
+    assert values[hparams.name('method')].string_value == 'beta_vae'
+    assert values[hparams.name('strength')].number_value == float(run.split('_')[2])
+    assert values[hparams.name('seed')].number_value == 0
     for setting in ('model', 'latents', 'learning_rate', 'batch_size', 'num_train_steps',
                     'likelihood'):
-      assert setting in start
-    experiment = metadata.parse_experiment_plugin_data(tags[metadata.EXPERIMENT_TAG])
-    metrics = {m.name.tag for m in experiment.metric_infos}
-    assert {'eval/recon', 'eval/kl', 'eval/elbo', 'eval/log_px'} <= metrics
+      assert hparams.name(setting) in values
     with open(os.path.join(workdir, 'runs', run, 'eval_disentanglement.json')) as f:
       results = json.load(f)
-    assert {f'disentanglement/mean/{k}' for k in results['mean']} <= metrics
-    assert metrics <= set(events.Runs()[run]['scalars'])  # Every metric has its values.
+    assert {f'disentanglement/mean/{k}' for k in results['mean']} <= set(metrics)
+    assert set(metrics) <= set(events.Runs()[run]['scalars'])  # Every metric has its values.
 
 
 @pytest.mark.parametrize('kill', [6, 12])

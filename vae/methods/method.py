@@ -12,6 +12,8 @@ registry in `vae.methods`.
 import dataclasses
 from typing import ClassVar
 
+import numpy as np
+
 from vae import rules
 
 
@@ -25,6 +27,12 @@ class Strength:
   defaults: tuple[float, ...]
   default: float
   rule: ClassVar[rules.Rule] = rules.NON_NEGATIVE
+
+
+def strength_label(value) -> str:
+  """The shortest decimal that reads back as `value`: a strength's one name in run directories,
+  table keys and columns, and figures (`%g` would merge 1 and 1.000001)."""
+  return np.format_float_positional(value, trim='-')
 
 
 def setting(default, rule):

@@ -26,10 +26,12 @@ from vae import plotting
 from vae import rules
 from vae import settings
 from vae.errors import UserInputError
+from vae.methods.method import strength_label
 from vae.studies import report
 from vae.studies import score_correlations
 from vae.studies import seed_statistics
 from vae.studies import sweep
+from vae.studies import trials
 from vae.training import parallel
 
 # The TC each method estimates (β-TCVAE's batch estimate, FactorVAE's discriminator's), as `tc`.
@@ -112,7 +114,8 @@ def _at_equal_strength(table):
       if len(by_method) < 2:
         continue
       spreads = ', '.join(f'{m} {report.spread_cell(v, 3)}' for m, v in by_method.items())
-      lines.append(f'- strength {strength:g}, {title}: {spreads}; {_verdict(by_method)}.')
+      lines.append(f'- strength {strength_label(strength)}, {title}: {spreads}; '
+                   f'{_verdict(by_method)}.')
       baseline, *others = by_method
       if len(others) > 1:
         lines += [f'  - {other} against {baseline}: '
@@ -128,7 +131,7 @@ def markdown(table, excluded):
            'batch estimator it trains with; FactorVAE: the discriminator\'s).', '',
            '| ' + ' | '.join(COLUMNS) + ' |', '|' + '---|' * len(COLUMNS)]
   for row in table:
-    cells = [row['method'], f"{row['strength']:g}", str(row['seed'])]
+    cells = [row['method'], strength_label(row['strength']), str(row['seed'])]
     lines.append('| ' + ' | '.join(cells + [_cell(row.get(c)) for c in COLUMNS[3:]]) + ' |')
   compared = _at_equal_strength(table)
   if compared:
@@ -165,6 +168,10 @@ def write_comparison(workdir, methods):
   scored = [(name, title) for name, title in SCORES if any(r.get(name) is not None for r in table)]
   plotting.save_method_tradeoff(os.path.join(workdir, 'figures', 'methods_tradeoff.png'),
                                 points, scored)  # A score no model has (Chen's MIG) gets no panel.
+  trials.write_study_hparams(workdir, [r['run_dir'] for r in table],
+                             trial=('method', 'strength', 'seed'),
+                             columns={r['run_dir']: {'method': r['method']} for r in table},
+                             scores={r['run_dir']: {'udr': r.get('udr')} for r in table})
   return table, excluded
 
 

@@ -6,13 +6,15 @@ Reads each finished run's `config.json` (method, strength, seed), its final eval
 `figures/udr_vs_scores.png`: UDR against each supervised headline score); writes `summary.csv`
 (a row per model), `summary_by_strength.csv` (per strength, each score's median, quartiles and
 seed count), `summary.json` (both, and per score the variance share between strengths and the
-best-strength test of `vae.studies.seed_statistics`),
-`summary.md`, `figures/` plots, and the scores' rank correlations over the models
-(`score_correlations.csv`, `figures/score_correlations.png`: `vae.studies.score_correlations`).
-A sweep holds one method; its rows are grouped by strength (β, γ, λ_od or C_max). Nothing is
-trained or recomputed, so the output is a pure function of the files.
+best-strength test of `vae.studies.seed_statistics`), `summary.md` (the answer first: each
+headline score's verdict and reconstruction cost, the headline table, which latents carry which
+factor at each strength, then every column by family, `vae.studies.score_families`), `figures/`
+plots, and the scores' rank correlations over the models (`score_correlations.csv`,
+`figures/score_correlations.png`: `vae.studies.score_correlations`).
+A sweep holds one method; its rows are grouped by strength (β, γ, λ_od or C_max), each named by
+`strength_label`, the shortest decimal that reads back as it, in every key, column and figure.
+Nothing is trained or recomputed, so the output is a pure function of the files.
 """
-
 import csv
 import glob
 import io
@@ -28,14 +30,17 @@ from vae import plotting
 from vae import traversal_animation
 from vae.evaluation import suite
 from vae.evaluation import udr
+from vae.methods.method import strength_label
 from vae.studies import score_correlations
+from vae.studies import score_families
 from vae.studies import seed_statistics
+from vae.studies import trials
 from vae.training import metric_writer
 from vae.training import run_directory
 from vae.training.run_directory import CONFIG_FILE
 
 # Row fields used by plots and notes, not table columns.
-_INTERNAL = ('step', 'kl_per_dim', 'run_dir', 'note', 'factor_encoding', 'skipped_metrics')
+_INTERNAL = ('step', 'kl_per_dim', 'run_dir', 'note', 'factor_latent', 'skipped_metrics')
 # `beta` repeats `strength` for the methods whose strength is β, so β sweeps keep their column.
 LEADING_COLUMNS = ('method', 'strength', 'beta', 'seed', 'recon', 'kl', 'elbo', 'log_px',
                    'elbo_gap', 'active_latents')
@@ -43,9 +48,6 @@ LEADING_COLUMNS = ('method', 'strength', 'beta', 'seed', 'recon', 'kl', 'elbo', 
 EVAL_COLUMNS = ('recon', 'kl', 'elbo', 'log_px', 'elbo_gap',
                 *dict.fromkeys(term for method in methods.REGISTRY.values()
                                for term in method.summary_terms))
-# The scores the β question is answered with, when the evaluation wrote them.
-HEADLINE_SCORES = ('discrete_mig', 'chen_mig', 'factor_vae_eval_accuracy',
-                   'beta_vae_eval_accuracy', 'disentanglement', 'sap_score')
 
 
 def run_dirs(workdir):
@@ -90,7 +92,7 @@ def _run_row(run_dir):
     row.update(scores['mean'])
     row.update({name: value for name, value in scores.get('aggregate_posterior', {}).items()
                 if isinstance(value, float)})
-    row['factor_encoding'] = scores.get('factor_latent', {}).get('encoding')
+    row['factor_latent'] = scores.get('factor_latent')
     row['skipped_metrics'] = scores.get('skipped_metrics', [])
   return row
 
@@ -126,15 +128,23 @@ def columns(rows):
   return [c for c in LEADING_COLUMNS if any(c in r for r in rows)] + scores
 
 
-def _fmt(value):
-  return '' if value is None else (f'{value:.6g}' if isinstance(value, float) else str(value))
+# Columns that name a setting: written whole, so two strengths never print alike.
+_SETTING_COLUMNS = ('strength', 'beta')
+
+
+def _fmt(name, value):
+  if value is None:
+    return ''
+  if name in _SETTING_COLUMNS and isinstance(value, float):
+    return strength_label(value)
+  return f'{value:.6g}' if isinstance(value, float) else str(value)
 
 
 def write_csv(path, rows, names):
   text = io.StringIO()
   writer = csv.writer(text, lineterminator='\n')
   writer.writerow(names)
-  writer.writerows([[_fmt(r.get(c)) for c in names] for r in rows])
+  writer.writerows([[_fmt(c, r.get(c)) for c in names] for r in rows])
   files.write_atomic(path, text.getvalue())
 
 
@@ -177,7 +187,7 @@ def score_statistics(rows, names):
     entry = {'by_strength': {b: seed_statistics.spread(v) for b, v in sorted(grouped.items())},
              'variance_between_strengths': seed_statistics.variance_share(
                  [grouped[b] for b in sorted(grouped)])}
-    if name in HEADLINE_SCORES and len(grouped) >= 2:
+    if name in score_families.HEADLINE_SCORES and len(grouped) >= 2:
       best = seed_statistics.best_strength(grouped)
       entry['best'] = {'strength': best.best, 'median': best.median,
                        'runner_up': best.runner_up, 'p_value': best.p_value,
@@ -189,92 +199,124 @@ def score_statistics(rows, names):
 
 def _share(entry):
   share = entry['variance_between_strengths']
-  return '' if share is None else (f'; {100 * share:.0f} % of its variance lies between '
-                                   f'strengths, {100 * (1 - share):.0f} % within (seeds)')
+  return '' if share is None else f'; {100 * share:.0f} % of its variance between strengths'
 
 
-def _best_strength_lines(rows, statistics):
-  """What the seeds say about each headline score's best strength, and its recon cost."""
+def _recon_cost(recon, strength, sym):
+  """'; recon R nats there vs R0 at the best-reconstructing strength (+Δ)', or '' without recon."""
+  if strength not in recon:
+    return ''
+  lowest = min(recon, key=recon.get)
+  if lowest == strength:
+    return f'; recon {recon[strength]:.1f} nats there, the lowest'
+  return (f'; recon {recon[strength]:.1f} nats there vs {recon[lowest]:.1f} at {sym} = '
+          f'{strength_label(lowest)} ({recon[strength] - recon[lowest]:+.1f})')
+
+
+def _verdict_lines(rows, statistics):
+  """Each headline score's verdict: its best strength beyond seed noise or none, the test's
+  p-value and seeds, and the reconstruction cost there."""
   sym = symbol(rows)
-  recon = {b: np.median(v) for b, v in per_strength(rows, 'recon').items()}
-  tested = [(n, statistics[n]) for n in HEADLINE_SCORES if 'best' in statistics.get(n, {})]
+  recon = {b: float(np.median(v)) for b, v in per_strength(rows, 'recon').items()}
+  tested = [(n, title, statistics[n]) for n, title in score_families.HEADLINE
+            if 'best' in statistics.get(n, {})]
   if not tested:
     return []
-  if min(entry['best']['min_seeds'] for _, entry in tested) < 2:
+  if min(entry['best']['min_seeds'] for _, _, entry in tested) < 2:
     return [f'One seed per {sym}: no comparison between strengths can be made, since a '
             f'difference between two models may be seed noise alone. Rerun with '
             f'--config.num_seeds=4 or more (the fewest with which two strengths can differ '
             f'at p < {seed_statistics.ALPHA}: 2/C(8, 4) = 0.029).']
-  lines = [f'Each test: Mann–Whitney U of the best {sym} (highest median) over the runner-up, '
-           f'its null from relabelling every seed across {sym} values (a permutation test; '
-           f'choosing the best is part of it). A {sym} is named best only at '
-           f'p < {seed_statistics.ALPHA}.', '']
-  for name, entry in tested:
+  lines = []
+  for name, title, entry in tested:
     best = entry['best']
-    b, runner = best['strength'], best['runner_up']
+    b, runner = strength_label(best['strength']), strength_label(best['runner_up'])
+    cost = _recon_cost(recon, best['strength'], sym)
     if best['distinguishable']:
-      cost = ''
-      if recon:
-        lowest = min(recon)
-        cost = (f'; recon there {recon[b]:.1f} nats vs {recon[lowest]:.1f} at {sym} = '
-                f'{lowest:g} ({recon[b] - recon[lowest]:+.1f})')
-      lines.append(f'- {name}: best at {sym} = {b:g} (median {best["median"]:.3f}), beyond seed '
-                   f'noise against {sym} = {runner:g} (p = {best["p_value"]:.3g}, n ≥ '
+      lines.append(f'- {title}: best at {sym} = {b} (median {best["median"]:.3f}), beyond seed '
+                   f'noise against {sym} = {runner} (p = {best["p_value"]:.3g}, n ≥ '
                    f'{best["min_seeds"]} seeds){cost}{_share(entry)}.')
     else:
       floor = best['smallest_possible_p']
       reach = (f'; at this n no table can reach p < {floor:.3g}' if floor >= seed_statistics.ALPHA
                else '')
-      lines.append(f'- {name}: no {sym} is distinguishable at n = {best["min_seeds"]} seeds '
-                   f'(highest median {best["median"]:.3f} at {sym} = {b:g}, runner-up {sym} = '
-                   f'{runner:g}, p = {best["p_value"]:.3g}{reach}){_share(entry)}.')
-  return lines
+      lines.append(f'- {title}: no {sym} is distinguishable at n = {best["min_seeds"]} seeds '
+                   f'(highest median {best["median"]:.3f} at {sym} = {b}, runner-up {sym} = '
+                   f'{runner}, p = {best["p_value"]:.3g}{reach}){cost}{_share(entry)}.')
+  return lines + ['', f'Each test: Mann–Whitney U of the best {sym} (highest median) over the '
+                  f'runner-up, its null from relabelling every seed across {sym} values (a '
+                  f'permutation test; choosing the best is part of it); a {sym} is named best '
+                  f'only at p < {seed_statistics.ALPHA}.']
 
 
-def _encoding_lines(rows):
-  """One line per model: each factor's verdict and the latents that carry it."""
-  lines = []
-  for r in rows:
-    if not r.get('factor_encoding'):
+_VERDICT_ORDER = ('one latent', 'spread', 'not encoded')
+
+
+def _encoding_lines(rows, workdir):
+  """One line per strength: each factor's verdicts counted over its seeds, and a link to each
+  model's factor_latent.md."""
+  sym, lines = symbol(rows), []
+  for b in sorted({r['strength'] for r in rows}):
+    scored = [r for r in rows if r['strength'] == b and r.get('factor_latent')]
+    if not scored:
       continue
-    parts = [f"{factor} {e['verdict']}" + (f" ({', '.join(f'z{j}' for j in e['latents'])})"
-                                            if e['latents'] else '')
-             for factor, e in r['factor_encoding'].items()]
-    lines.append(f"- {os.path.basename(r['run_dir'])}: " + '; '.join(parts))
+    parts = []
+    for factor in scored[0]['factor_latent']['factors']:
+      verdicts = [r['factor_latent']['encoding'][factor]['verdict'] for r in scored]
+      parts.append(f'{factor} ' + ', '.join(f'{v} {verdicts.count(v)}/{len(scored)}'
+                                           for v in _VERDICT_ORDER if v in verdicts))
+    links = ', '.join(f"[seed {r['seed']}]({os.path.relpath(r['run_dir'], workdir)}/"
+                      f'{suite.FACTOR_LATENT_FILE})' for r in scored)
+    lines.append(f'- {sym} = {strength_label(b)}: ' + '; '.join(parts) + f'. Per model: {links}.')
   return lines
 
 
-def markdown(rows, names, excluded, statistics):
+def _table(rows, names, strengths, sym, titles=None):
+  """A markdown table: a row per column of `names` (named by `titles`), a column per strength."""
+  titles = titles or {}
+  seeds = {b: sum(r['strength'] == b for r in rows) for b in strengths}
+  lines = ['| | ' + ' | '.join(f'{sym} = {strength_label(b)} (n={seeds[b]})' for b in strengths)
+           + ' |', '|---|' + '---|' * len(strengths)]
+  for name in names:
+    grouped = per_strength(rows, name)
+    if grouped:
+      lines.append(f'| {titles.get(name, name)} | ' + ' | '.join(
+          spread_cell(grouped[b]) if b in grouped else '' for b in strengths) + ' |')
+  return lines
+
+
+def markdown(rows, names, excluded, statistics, workdir):
+  """summary.md: the verdicts first, then the headline table, the latents of each strength, and
+  every column grouped by family."""
   sym, method = symbol(rows), rows[0]['method']
   strengths = sorted({r['strength'] for r in rows})
-  seeds = {b: sum(r['strength'] == b for r in rows) for b in strengths}
-  lines = [f'# {method} sweep summary ({sym})', '',
-           'Median over seeds [interquartile range, numpy\'s linear interpolation]; a single '
-           'value where one seed ran. recon, kl, elbo, log_px (the importance-weighted bound) and '
-           'elbo_gap = log_px − elbo in nats per example (eval set).', '',
-           '| metric | ' + ' | '.join(f'{sym} = {b:g} (n={seeds[b]})' for b in strengths) + ' |',
-           '|---|' + '---|' * len(strengths)]
-  for name in metric_names(names):
-    grouped = per_strength(rows, name)
-    lines.append(f'| {name} | ' + ' | '.join(spread_cell(grouped[b]) if b in grouped else ''
-                                             for b in strengths) + ' |')
+  lines = [f'# {method} sweep: which {sym} disentangles best, at what reconstruction cost', '']
+  verdicts = _verdict_lines(rows, statistics)
+  if verdicts:
+    lines += [*verdicts, '']
+  headline = dict(score_families.COMPONENTS + score_families.HEADLINE)
+  lines += ['## Headline scores', '',
+            'Median [interquartile range, numpy\'s linear interpolation] over seeds; a single '
+            'value where one seed ran. recon, KL, ELBO and log p(x) (importance-weighted) in nats '
+            'per example (eval set).', '', *_table(rows, headline, strengths, sym, headline)]
+  encodings = _encoding_lines(rows, workdir)
+  if encodings:
+    lines += ['', '## Which latents carry which factor (|Spearman ρ|; seeds per verdict)', '',
+              *encodings]
+  lines += ['', '## Every score, by family', '']
+  for title, sentence, held in score_families.grouped(metric_names(names)):
+    lines += [f'### {title}', '', sentence, '', *_table(rows, held, strengths, sym), '']
   left_out = list(dict.fromkeys(m for r in rows for m in r.get('skipped_metrics', [])))
   if left_out:
-    lines += ['', f"Not computed (`--config.disentanglement.skip_metrics`, for time): "
-              f"{', '.join(left_out)}."]
-  best = _best_strength_lines(rows, statistics)
-  if best:
-    lines += ['', f'## Which {sym} disentangles best, at what reconstruction cost', '', *best]
-  encodings = _encoding_lines(rows)
-  if encodings:
-    lines += ['', '## Which latents carry which factor (|Spearman ρ|, each run\'s '
-              'factor_latent.md)', '', *encodings]
+    lines += [f"Not computed (`--config.disentanglement.skip_metrics`, for time): "
+              f"{', '.join(left_out)}.", '']
   notes = sorted((os.path.basename(r['run_dir']), r['note']) for r in rows if r.get('note'))
   if notes:
-    lines += ['', '## Runs scored at an earlier step', '', *[f'- {d}: {why}' for d, why in notes]]
+    lines += ['## Runs scored at an earlier step', '', *[f'- {d}: {why}' for d, why in notes], '']
   if excluded:
-    lines += ['', '## Excluded runs', '', *[f'- {d}: {why}' for d, why in sorted(excluded.items())]]
-  return '\n'.join(lines) + '\n'
+    lines += ['## Excluded runs', '', *[f'- {d}: {why}' for d, why in sorted(excluded.items())],
+              '']
+  return '\n'.join(lines).rstrip('\n') + '\n'
 
 
 def _strength_table(rows, statistics):
@@ -298,43 +340,63 @@ def _udr_panel_title(rows, name):
   return f'{name} (Spearman ρ = {shown}, {count} models)'
 
 
+def _first_seeds(rows, has):
+  """{strength: the row of its first seed for which `has(row)`}, by strength."""
+  first = {}
+  for r in rows:
+    if r['strength'] not in first and has(r):
+      first[r['strength']] = r
+  return dict(sorted(first.items()))
+
+
 def write_figures(workdir, rows, names, statistics):
   figures, sym = os.path.join(workdir, 'figures'), symbol(rows)
   plotted = [n for n in metric_names(names) if per_strength(rows, n)]
+  headline = ['recon', *(n for n in score_families.HEADLINE_SCORES if n in plotted)]
+  titles = dict(score_families.HEADLINE)
   plotting.save_strength_curves(os.path.join(figures, 'strength_tradeoff.png'),
-                                {n: per_strength(rows, n) for n in plotted}, sym)
+                                {n: per_strength(rows, n) for n in headline if n in plotted},
+                                sym, titles)
+  others = [(f'{title}: {n}', n) for title, _, held in score_families.grouped(plotted)
+            for n in held if n not in headline]
+  if others:
+    plotting.save_strength_curves(os.path.join(figures, 'strength_tradeoff_all.png'),
+                                  {n: per_strength(rows, n) for _, n in others}, sym,
+                                  {n: title for title, n in others})
   strengths = sorted({r['strength'] for r in rows})
   kl = np.array([np.median([r['kl_per_dim'] for r in rows if r['strength'] == b], axis=0)
                  for b in strengths])
   plotting.save_kl_heatmap(os.path.join(figures, 'kl_per_latent.png'), strengths, kl, sym)
   plotting.save_training_curves(
       os.path.join(figures, 'training_curves.png'),
-      {f"{sym}={r['strength']:g} seed={r['seed']}": metric_writer.read_metrics(r['run_dir'])
+      {f"{sym}={strength_label(r['strength'])} seed={r['seed']}":
+           metric_writer.read_metrics(r['run_dir'])
        for r in rows})
-  animation = traversal_animation.file_name(traversal_animation.SWEEP_MODE)
+  label = lambda r: f"{sym} = {strength_label(r['strength'])} (seed {r['seed']})"
+  encoded = _first_seeds(rows, lambda r: r.get('factor_latent'))
+  if encoded:
+    plotting.save_factor_latent_by_strength(
+        os.path.join(figures, 'factor_latent_by_strength.png'),
+        {label(r): r['factor_latent'] for r in encoded.values()})
   # (a model's figure, the sweep's figure of each strength's first seed, the sweep's writer)
-  side_by_side = (('traversals.png', 'traversals_by_strength.png', plotting.save_side_by_side),
-                  ('factor_latent.png', 'factor_latent_by_strength.png',
-                   plotting.save_side_by_side),
-                  (animation, 'traversals_by_strength.gif', traversal_animation.save_side_by_side))
-  for name, combined, save in side_by_side:
-    first_seed = {}
-    for r in rows:
-      path = os.path.join(r['run_dir'], 'figures', name)
-      if r['strength'] not in first_seed and os.path.exists(path):
-        first_seed[r['strength']] = path
-    if first_seed:
-      save(os.path.join(figures, combined),
-           {f'{sym} = {b:g}': p for b, p in sorted(first_seed.items())})
-  headline = [n for n in HEADLINE_SCORES if n in statistics]
-  if headline:
+  animation = traversal_animation.file_name(traversal_animation.SWEEP_MODE)
+  for name, combined, save in (
+      ('traversals.png', 'traversals_by_strength.png', plotting.save_side_by_side),
+      (animation, 'traversals_by_strength.gif', traversal_animation.save_side_by_side)):
+    path = lambda r: os.path.join(r['run_dir'], 'figures', name)
+    first = _first_seeds(rows, lambda r: os.path.exists(path(r)))
+    if first:
+      save(os.path.join(figures, combined), {label(r): path(r) for r in first.values()})
+  scores = [n for n in score_families.HEADLINE_SCORES if n in statistics]
+  if scores:
     plotting.save_seed_variation(
         os.path.join(figures, 'seed_variation.png'),
         {n: (per_strength(rows, n), statistics[n]['variance_between_strengths'])
-         for n in headline}, sym)
-  if headline and 'udr' in statistics:
+         for n in scores}, sym)
+  if 'udr' in scores and len(scores) > 1:
     plotting.save_udr_vs_scores(os.path.join(figures, 'udr_vs_scores.png'), rows,
-                                [(n, _udr_panel_title(rows, n)) for n in headline], sym)
+                                [(n, _udr_panel_title(rows, n)) for n in scores if n != 'udr'],
+                                sym)
 
 
 def write_report(workdir):
@@ -349,11 +411,15 @@ def write_report(workdir):
   write_csv(os.path.join(workdir, 'summary_by_strength.csv'), by_strength,
             list(dict.fromkeys(k for r in by_strength for k in r)))
   summary = {'rows': [{c: r.get(c) for c in names} for r in rows],
-             'scores': {n: {**e, 'by_strength': {f'{b:g}': v for b, v in e['by_strength'].items()}}
+             'scores': {n: {**e, 'by_strength': {strength_label(b): v
+                                                 for b, v in e['by_strength'].items()}}
                         for n, e in statistics.items()}}
   files.write_atomic(os.path.join(workdir, 'summary.json'), json.dumps(summary, indent=1) + '\n')
   files.write_atomic(os.path.join(workdir, 'summary.md'),
-                     markdown(rows, names, excluded, statistics))
+                     markdown(rows, names, excluded, statistics, workdir))
   write_figures(workdir, rows, names, statistics)
   score_correlations.write(workdir, rows, metric_names(names))
+  if run_dirs(workdir) != [workdir]:  # A single run keeps its own HParams (vae.training.hparams).
+    trials.write_study_hparams(os.path.join(workdir, 'runs'), [r['run_dir'] for r in rows],
+                               scores={r['run_dir']: {'udr': r.get('udr')} for r in rows})
   return rows, excluded

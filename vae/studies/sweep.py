@@ -24,19 +24,15 @@ import numpy as np
 from vae import files
 from vae import settings
 from vae.evaluation import udr
+from vae.methods.method import strength_label
 from vae.studies import report
 from vae.training import loop
 from vae.training import parallel
 from vae.training import run_directory
 
 
-def _value_name(value):
-  """The shortest decimal that reads back as `value` (distinct values never share a directory)."""
-  return np.format_float_positional(value, trim='-')
-
-
 def run_dir(workdir, method, strength, seed_offset):
-  return os.path.join(workdir, 'runs', f'{method}_{_value_name(strength)}_seed_{seed_offset}')
+  return os.path.join(workdir, 'runs', f'{method}_{strength_label(strength)}_seed_{seed_offset}')
 
 
 def members(config, workdir) -> list[run_directory.Member]:

@@ -8,6 +8,7 @@ Events are TensorBoard's record format: length, its masked CRC-32C, the serialis
 masked CRC-32C. The summaries inside come from `tensorboardX.summary`.
 """
 
+import os
 import struct
 import time
 
@@ -17,6 +18,7 @@ from tensorboardX.record_writer import masked_crc32c
 from vae import files
 
 FILE_VERSION = 'brain.Event:2'
+PREFIX = 'events.out.tfevents.'
 
 
 def _record(event) -> bytes:
@@ -59,3 +61,23 @@ class EventFile:
 
   def __exit__(self, *exc_info):
     self.close()
+
+
+def new_path(directory, suffix=''):
+  """A new event file's path in `directory`, named by the time (TensorBoard reads in name
+  order)."""
+  return os.path.join(directory, f'{PREFIX}{time.time():.6f}{suffix}')
+
+
+def write_whole(path, add_events):
+  """Writes the event file `path` by `add_events(EventFile)` under a temporary name (without
+  'tfevents', so TensorBoard never reads it half-written), then renames it into place."""
+  tmp = files.temporary(os.path.join(os.path.dirname(path), 'events'))
+  try:
+    with EventFile(tmp) as events:
+      add_events(events)
+  except OSError as e:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise OSError(e.errno, e.strerror, path) from None
+  os.replace(tmp, path)

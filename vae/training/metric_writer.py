@@ -13,37 +13,32 @@ directory's event files in name order. A rebuild writes its file whole (a tempor
 rename) before it deletes the older scalar event files, so a failed rebuild leaves the old view.
 What a rebuild writes comes from saved files alone: the rows; the suite's scores
 (`eval_disentanglement.json`) as `disentanglement/<representation>/<score>` at their step; and the
-HParams plugin's session start info and experiment summary (`config.json`'s defining settings
-against every eval and score tag), in the run's own events, not in tensorboardX's `add_hparams`
-sub-run. Images cannot be rebuilt (the states are gone), so each eval step's images are one event
-file of their own, written whole; a resume deletes those of the steps after its checkpoint and
-keeps the others.
+run's HParams file (`vae.training.hparams`: `config.json`'s defining settings against every eval
+and score tag, the headline ones first), an event file of its own that a study may replace.
+Images cannot be rebuilt (the states are gone), so each eval step's images are one event file of
+their own, written whole; a resume deletes those of the steps after its checkpoint and keeps the
+others.
 """
 
 import json
 import math
 import numbers
 import os
-import time
 
-import ml_collections
 from tensorboardX import summary
 
 from vae import files
-from vae import methods
 from vae.errors import UserInputError
+from vae.training import event_file
+from vae.training import hparams
 from vae.training.event_file import EventFile
 
 METRICS_FILE = 'metrics.jsonl'
-EVENTS_PREFIX = 'events.out.tfevents.'
 IMAGES_SUFFIX = '.images'
 REBUILT_SUFFIX = '.rebuilt'
 CONFIG_FILE = 'config.json'
 SCORES_FILE = 'eval_disentanglement.json'
 SCORE_GROUPS = ('mean', 'sampled', 'aggregate_posterior')
-# The settings that define a model, as HParams columns (beside method, strength and seed).
-HPARAMS = ('method', 'model', 'latents', 'likelihood', 'learning_rate', 'batch_size',
-           'num_train_steps', 'seed')
 
 
 def _parse(path):
@@ -78,11 +73,6 @@ def _to_json_float(value):
   return value if math.isfinite(value) else str(value)
 
 
-def _event_path(workdir, suffix=''):
-  """A new event file's path in `workdir`, named by the time (TensorBoard reads in name order)."""
-  return os.path.join(workdir, f'{EVENTS_PREFIX}{time.time():.6f}{suffix}')
-
-
 def _add_scalars(events, row):
   for name, value in row.items():
     if name not in ('step', 'split'):
@@ -90,9 +80,11 @@ def _add_scalars(events, row):
 
 
 def _event_files(workdir, images):
-  """The names of `workdir`'s event files: the images' or the others'."""
+  """The names of `workdir`'s event files: the images' or the scalars' (HParams files are
+  `vae.training.hparams`')."""
   return sorted(n for n in os.listdir(workdir)
-                if n.startswith(EVENTS_PREFIX) and n.endswith(IMAGES_SUFFIX) == images)
+                if n.startswith(event_file.PREFIX) and not n.endswith(hparams.SUFFIX)
+                and n.endswith(IMAGES_SUFFIX) == images)
 
 
 def _read_json(workdir, name):
@@ -110,56 +102,29 @@ def score_rows(workdir):
           for group in SCORE_GROUPS if group in results]
 
 
-def hparams(workdir):
-  """The HParams columns of the model in `workdir`: its method, strength, seed and settings."""
-  saved = _read_json(workdir, CONFIG_FILE)
-  if saved is None:
-    return {}
-  columns = {name: saved[name] for name in HPARAMS if name in saved}
-  columns['strength'] = methods.strength_of(ml_collections.ConfigDict(saved))
-  return columns
-
-
-def _add_hparams(events, columns, rows):
-  """The HParams plugin's experiment (columns against every eval and score tag) and session."""
-  tags = sorted({f"{r['split']}/{k}" for r in rows if r['split'] != 'train' for k in r
-                 if k not in ('step', 'split') and not k.startswith('kl_per_dim/')})
-  experiment, start, _ = summary.hparams(columns, dict.fromkeys(tags))
-  for proto in (experiment, start):
-    events.add(proto, 0)
-
-
-def _write_whole(path, add_events):
-  """Writes the event file `path` by `add_events(EventFile)` under a temporary name (without
-  'tfevents', so TensorBoard never reads it half-written), then renames it into place."""
-  tmp = files.temporary(os.path.join(os.path.dirname(path), 'events'))
-  try:
-    with EventFile(tmp) as events:
-      add_events(events)
-  except OSError as e:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise OSError(e.errno, e.strerror, path) from None
-  os.replace(tmp, path)
+def tags(rows):
+  """The eval and score tags of `rows`, as HParams metrics (not the per-dimension KLs)."""
+  return {f"{r['split']}/{k}" for r in rows if r['split'] != 'train' for k in r
+          if k not in ('step', 'split') and not k.startswith('kl_per_dim/')}
 
 
 def _write_events(workdir, rows):
-  """Replaces `workdir`'s scalar event files by the events of `rows`, the scores and the
-  HParams."""
+  """Replaces `workdir`'s scalar event files by the events of `rows` and the scores, and its
+  HParams file by the run's."""
   rows = rows + score_rows(workdir)
-  columns = hparams(workdir)
 
   def add_events(events):
-    if columns:
-      _add_hparams(events, columns, rows)
     for row in rows:
       _add_scalars(events, row)
 
-  rebuilt = _event_path(workdir, REBUILT_SUFFIX)
-  _write_whole(rebuilt, add_events)
+  rebuilt = event_file.new_path(workdir, REBUILT_SUFFIX)
+  event_file.write_whole(rebuilt, add_events)
   for name in _event_files(workdir, images=False):
     if name != os.path.basename(rebuilt):
       os.remove(os.path.join(workdir, name))
+  config = _read_json(workdir, CONFIG_FILE)
+  if config is not None:
+    hparams.write_run(workdir, config, tags(rows))
 
 
 def rebuild_events(workdir):
@@ -185,8 +150,8 @@ def write_images(workdir, step, images):
     for name, image in images.items():
       events.add(summary.image(f'images/{name}', image, dataformats='HWC'), step)
 
-  path = _event_path(workdir, f'.step_{step}{IMAGES_SUFFIX}')
-  _write_whole(path, add_events)
+  path = event_file.new_path(workdir, f'.step_{step}{IMAGES_SUFFIX}')
+  event_file.write_whole(path, add_events)
   _drop_images(workdir, lambda n: _image_step(n) == step and n != os.path.basename(path))
 
 
@@ -212,7 +177,7 @@ class MetricWriter:
       files.write_atomic(self._path, ''.join(json.dumps(r) + '\n' for r in kept))
     _drop_images(workdir, lambda name: _image_step(name) > resume_step)
     _write_events(workdir, kept)
-    self._events = EventFile(_event_path(workdir))  # Its own file after the rebuilt one.
+    self._events = EventFile(event_file.new_path(workdir))  # Its own file after the rebuilt one.
 
   def write(self, step: int, split: str, scalars: dict):
     row = {'step': int(step), 'split': split}
