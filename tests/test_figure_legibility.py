@@ -42,7 +42,7 @@ def _scores(count, rng):
           for i in range(count)}
 
 
-@pytest.mark.parametrize('count', [1, 4, 7, 9, 12, 30])
+@pytest.mark.parametrize('count', [1, 7, 30])
 def test_strength_curves_and_seed_variation(count, tmp_path, monkeypatch):
   rng = np.random.default_rng(0)
   curves = _scores(count, rng)
@@ -74,7 +74,7 @@ def test_factor_latent_matrices(latents, factors, strengths, tmp_path, monkeypat
   assert not _problems(draw, tmp_path, monkeypatch)
 
 
-@pytest.mark.parametrize('count', [2, 12, 45])
+@pytest.mark.parametrize('count', [2, 45])
 def test_correlation_heat_map(count, tmp_path, monkeypatch):
   names = [f'fairness_max_fairness_max_pred_{i}' for i in range(count)]
   matrix = -np.ones((count, count))  # '-1.00', the widest number it writes.

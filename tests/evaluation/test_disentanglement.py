@@ -205,6 +205,7 @@ def test_coarse_bins_stay_close_to_exact_bins():
   np.testing.assert_allclose(coarse[2], exact[2], atol=0.02)
 
 
+@pytest.mark.slow  # 14 s of gradient-boosted trees.
 def test_dci_of_each_representation_equals_dci_of_each_alone():
   # One pool for every fit of both representations: the same seeds, so the same numbers.
   f_train, f_test = sample_factors(400, 1), sample_factors(200, 2)

@@ -36,6 +36,7 @@ def _sizes():
       'strong_downstream_num_experiments': 1})
 
 
+@pytest.mark.slow  # 33 s: the whole suite, downstream tasks included, on two representations.
 def test_each_metric_writes_its_declared_keys_for_each_representation():
   results = suite.evaluate_representations(in_graph._small_grid(), in_graph._encoder(),
                                            jax.random.key(0), jax.random.key(1), _sizes())

@@ -126,7 +126,8 @@ def _small_sizes(points):
       'skip_metrics': 'downstream_task'})
 
 
-@pytest.mark.parametrize('points, tabulates', [(40, True), (20, False)])
+@pytest.mark.parametrize('points, tabulates', [(40, True),  # 10 s each: one in the slow pass.
+                                               pytest.param(20, False, marks=pytest.mark.slow)])
 def test_the_grid_is_tabulated_only_where_that_encodes_fewer(monkeypatch, points, tabulates):
   # 1,690 observations to encode against the 1,536-tuple grid: tabulated; 970: not. The encoder
   # gives whole pixel counts, exact under any batching, so the mean representation's scores must

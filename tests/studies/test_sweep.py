@@ -251,6 +251,7 @@ def _counting(monkeypatch, module, name):
   return calls
 
 
+@pytest.mark.slow  # 34 s; growing by a strength stays in the fast pass.
 def test_a_finished_sweep_grows_by_a_seed_checking_its_settings_and_opening_its_data_once(
     finished_sweep, tmp_path, monkeypatch):
   config, grown, finished = _grown_copy(finished_sweep, tmp_path)

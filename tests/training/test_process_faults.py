@@ -202,7 +202,8 @@ _LIMITS = {
 }
 
 
-@pytest.mark.parametrize('case', sorted(_LIMITS))
+# 11 s a case: the checkpoint's runs in the slow pass, the row's in the fast one.
+@pytest.mark.parametrize('case', ['row', pytest.param('checkpoint', marks=pytest.mark.slow)])
 def test_a_file_size_limit_ends_the_run_in_one_line_and_the_rerun_resumes_exactly(
     reference, tmp_path, case):
   (phase, n, size), why = _LIMITS[case]
@@ -266,7 +267,7 @@ def _tensorboard_points(workdir):
 # The finishing phases (12 s each) run in the slow pass; in the fast one, the random kills of
 # tests/training/test_crash_safety.py reach them in-process.
 @pytest.mark.parametrize('phase,n', [
-    ('row', 12), ('checkpoint', 3),
+    pytest.param('row', 12, marks=pytest.mark.slow), ('checkpoint', 3),
     *(pytest.param(phase, 1, marks=pytest.mark.slow) for phase in ('log_px', 'figures',
                                                                    'complete'))])
 def test_tensorboard_holds_every_metrics_point_after_a_kill(tmp_path, phase, n):

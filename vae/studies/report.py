@@ -420,6 +420,8 @@ def write_report(workdir):
   write_figures(workdir, rows, names, statistics)
   score_correlations.write(workdir, rows, metric_names(names))
   if run_dirs(workdir) != [workdir]:  # A single run keeps its own HParams (vae.training.hparams).
+    for r in rows:  # Scalars without HParams of their own, also in runs written before the study.
+      metric_writer.rebuild_events(r['run_dir'])
     trials.write_study_hparams(os.path.join(workdir, 'runs'), [r['run_dir'] for r in rows],
                                scores={r['run_dir']: {'udr': r.get('udr')} for r in rows})
   return rows, excluded
