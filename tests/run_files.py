@@ -19,6 +19,9 @@ import jax
 import numpy as np
 from tensorboardX.proto import event_pb2
 
+from experiments.configs import default
+from experiments.configs import sweep_test
+from experiments.configs import test as test_config
 from vae.training import checkpoint
 from vae.training import loop
 from vae.training import metric_writer
@@ -134,3 +137,18 @@ def kill_at(n, monkeypatch):
     yield counter
   finally:
     monkeypatch.undo()
+
+
+def sweep_config():
+  """The tiny sweep of the crash-safety, shard and notebook tests: MLPs of 16 units, β = 1 and 8,
+  6 steps, the smallest sizes the suite takes."""
+  config = sweep_test.get_config()
+  config.model, config.hidden = 'mlp', 16
+  config.betas, config.models_per_step = '1,8', 2
+  config.num_train_steps, config.log_every_steps = 6, 2
+  config.eval_every_steps, config.checkpoint_every_steps = 3, 2
+  config.disentanglement = default.disentanglement_config(  # The smallest sizes the suite takes.
+      num_train=20, num_test=10, sampled_batch_size=4, sampled_num_train=10, sampled_num_eval=10,
+      num_variance_estimate=20, **test_config.CLASSIFIER_SIZES)
+  config.disentanglement.skip_metrics = test_config.SKIP_METRICS
+  return config

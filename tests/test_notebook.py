@@ -7,7 +7,7 @@ import os
 import pytest
 
 from tests import ROOT
-from tests.training.test_crash_safety import sweep_config
+from tests import run_files
 from vae.studies import sweep
 
 NOTEBOOK = os.path.join(ROOT, 'notebooks', 'explore_sweep.ipynb')
@@ -46,7 +46,7 @@ def test_the_notebook_explores_a_finished_sweep(tmp_path, monkeypatch):
     from ipykernel import kernelspec
   except ImportError as error:
     pytest.fail(f'{error}: the notebook test needs `pip install -r requirements-notebook.txt`')
-  config, workdir = sweep_config(), str(tmp_path / 'sweep')
+  config, workdir = run_files.sweep_config(), str(tmp_path / 'sweep')
   sweep.run(config, workdir)
   # A kernel spec of this interpreter's ipykernel, found before any other the machine has.
   monkeypatch.setenv('JUPYTER_PATH', str(tmp_path / 'share' / 'jupyter'))

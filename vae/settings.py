@@ -22,6 +22,7 @@ from vae.evaluation import downstream_task
 from vae.evaluation import registry
 from vae.evaluation import sampled_scores
 from vae.evaluation import udr
+from vae.studies import shards
 from vae.training import parallel
 
 # jax.random.key folds a seed onto 32 bits without jax_enable_x64: key(2**63 - 1) is
@@ -186,6 +187,8 @@ def check_config(config, dataset=None):
     check_disentanglement(config.disentanglement, dataset, config.get('dataset', ''))
   if 'udr' in config:
     check_udr(config.udr)
+  if config.get('shard'):
+    shards.parse(config.shard)
   _check_devices(config)
   return dataset
 

@@ -66,6 +66,9 @@ def get_config():
   config.coordinator_address = ''
   config.num_processes = 0
   config.process_id = -1
+  # A sweep or comparison split over independent jobs (vae/studies/shards.py): 'I/N' trains the
+  # I-th (from 0) of N parts of its models, 'auto' the part of this SLURM array task; '' all.
+  config.shard = ''
   return config
 
 

@@ -13,8 +13,6 @@ import shutil
 
 import pytest
 
-from experiments.configs import default
-from experiments.configs import sweep_test
 from experiments.configs import test as test_config
 from tests import run_files
 from vae import files
@@ -35,19 +33,6 @@ def single_config():
   # train metrics to rewrite the same rows.
   config.num_train_steps, config.log_every_steps = 12, 3
   config.eval_every_steps, config.checkpoint_every_steps = 6, 4
-  return config
-
-
-def sweep_config():
-  config = sweep_test.get_config()
-  config.model, config.hidden = 'mlp', 16
-  config.betas, config.models_per_step = '1,8', 2
-  config.num_train_steps, config.log_every_steps = 6, 2
-  config.eval_every_steps, config.checkpoint_every_steps = 3, 2
-  config.disentanglement = default.disentanglement_config(  # The smallest sizes the suite takes.
-      num_train=20, num_test=10, sampled_batch_size=4, sampled_num_train=10, sampled_num_eval=10,
-      num_variance_estimate=20, **test_config.CLASSIFIER_SIZES)
-  config.disentanglement.skip_metrics = test_config.SKIP_METRICS
   return config
 
 
@@ -81,7 +66,7 @@ def single_reference(tmp_path_factory):
 def sweep_reference(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp('sweep_reference'))
   with pytest.MonkeyPatch.context() as monkeypatch:
-    events = _count_events(lambda: sweep.run(sweep_config(), workdir), monkeypatch)
+    events = _count_events(lambda: sweep.run(run_files.sweep_config(), workdir), monkeypatch)
   return events, run_files.snapshot(workdir)
 
 
@@ -111,7 +96,7 @@ def test_sweep_killed_at_random_moments_resumes_exactly(sweep_reference, tmp_pat
   events, reference = sweep_reference
   kills = random.Random(100 + trial).sample(range(1, events + 1), 4)
   workdir = str(tmp_path / 'sweep')
-  _kill_and_rerun(lambda: sweep.run(sweep_config(), workdir), kills, monkeypatch)
+  _kill_and_rerun(lambda: sweep.run(run_files.sweep_config(), workdir), kills, monkeypatch)
   assert run_files.snapshot(workdir) == reference, kills
 
 
@@ -133,12 +118,12 @@ def test_a_regrouped_resume_gives_the_same_bits(sweep_reference, tmp_path):
   # a placeholder in beta_8's slot, so the vmapped width, and its bits, match.
   _, reference = sweep_reference
   workdir = str(tmp_path / 'sweep')
-  sweep.run(sweep_config(), workdir)
+  sweep.run(run_files.sweep_config(), workdir)
   run = sweep.run_dir(workdir, 'beta_vae', 1.0, 0)
   for step in checkpoint.Checkpoints(run).steps():
     shutil.rmtree(os.path.join(run, 'checkpoints', str(step)))
   os.remove(os.path.join(run, 'complete.json'))
-  sweep.run(sweep_config(), workdir)
+  sweep.run(run_files.sweep_config(), workdir)
   assert run_files.snapshot(workdir) == reference
 
 
@@ -278,7 +263,7 @@ def test_a_second_writer_is_refused_and_a_dead_ones_lock_is_not(tmp_path):
 
 
 def test_a_sweep_member_being_trained_elsewhere_is_refused(tmp_path):
-  config = sweep_config()
+  config = run_files.sweep_config()
   workdir = str(tmp_path / 'sweep')
   member = sweep.run_dir(workdir, 'beta_vae', 8.0, 0)
   os.makedirs(member)

@@ -18,6 +18,7 @@ from experiments.configs import sweep_test
 from experiments.configs import test as test_config
 from tests import ROOT
 from tests import disk_limit_driver
+from tests import stop_driver
 from tests import run_files
 from vae.studies import sweep
 from vae.training import loop
@@ -283,3 +284,39 @@ def test_tensorboard_holds_every_metrics_point_after_a_kill(tmp_path, phase, n):
   assert points.keys() == expected.keys()
   for key, value in expected.items():  # Events hold float32: the JSON value rounded once.
     assert points[key] == pytest.approx(value, rel=2**-23), key
+
+
+def _one_model_sweep(workdir):
+  return [*_sweep_command(workdir), '--config.betas=1']
+
+
+@pytest.fixture(scope='module')
+def one_model_reference(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('one_model_reference'))
+  config = sweep_test.get_config()
+  config.model, config.hidden, config.betas = 'mlp', 16, '1'
+  sweep.run(config, workdir)
+  return run_files.snapshot(workdir)
+
+
+_SKIPPED = sweep_test.get_config().disentanglement.skip_metrics.split(',')
+STOP_BOUND_S = 15  # From the signal to the exit; each stage's step is well under a second here.
+
+
+@pytest.mark.slow  # About 25 s a phase: a one-model sweep stopped while finishing, and its re-run.
+@pytest.mark.parametrize('phase', [p for p in stop_driver.PHASES if p not in _SKIPPED])
+def test_a_stop_while_finishing_ends_within_seconds_and_the_rerun_finishes(
+    one_model_reference, tmp_path, phase):
+  workdir = tmp_path / 'sweep'
+  stopped = _run('-m', 'tests.stop_driver', phase, '1', *_one_model_sweep(workdir)[1:])
+  end = time.time()
+  assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr
+  (stop_at,) = [float(line.split()[1]) for line in stopped.stdout.splitlines()
+                if line.startswith(stop_driver.STOP_AT)]
+  assert end - stop_at < STOP_BOUND_S
+  assert 'Traceback' not in stopped.stderr, stopped.stderr
+  assert stopped.stderr.strip().splitlines()[-1].startswith('SIGTERM: stopped ')
+  assert not os.path.exists(workdir / 'runs' / 'beta_vae_1_seed_0' / 'complete.json')
+  again = _run(*_one_model_sweep(workdir))
+  assert again.returncode == 0, again.stderr
+  assert run_files.snapshot(workdir) == one_model_reference

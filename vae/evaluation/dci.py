@@ -29,6 +29,7 @@ from vae.errors import UserInputError
 from vae.evaluation import hist_gbt
 from vae.evaluation import metric
 from vae.evaluation import validation
+from vae.training import preemption
 
 # The reference adds 1e-11 inside the entropy so an all-zero row is uniform.
 _SMOOTHING = 1e-11
@@ -65,6 +66,7 @@ def importance_matrices(code_sets, factors_train, factors_test, backend='hist_gb
   num_factors = factors_train.shape[1]
 
   def fit_factor(task):
+    preemption.stop_point('scoring dci')  # In a worker: raised where the fits are gathered.
     name, j = task
     codes_train, codes_test = code_sets[name]
     return fit(codes_train, factors_train[:, j], codes_test, factors_test[:, j], seed + j)

@@ -24,6 +24,7 @@ from vae.evaluation import hist_gbt
 from vae.evaluation import metric
 from vae.evaluation import sampled_scores
 from vae.evaluation import validation
+from vae.training import preemption
 
 NUM_TRAIN = '10,100,1000,10000'  # The study's training sizes.
 NUM_TEST = 5_000
@@ -65,8 +66,12 @@ def test_accuracies(fit, codes_train, factors_train, codes_test, factors_test, s
   """Test accuracy per factor that varies in `factors_train` of `fit`'s classifiers."""
   codes_train, factors_train, codes_test, factors_test = validation.train_test(
       codes_train, factors_train, codes_test, factors_test)
-  return np.array([_FITS[fit](codes_train, factors_train[:, i], codes_test, factors_test[:, i],
-                              seed) for i in range(factors_train.shape[1])])
+  accuracies = []
+  for i in range(factors_train.shape[1]):
+    preemption.stop_point(f'scoring the downstream task ({fit})')
+    accuracies.append(_FITS[fit](codes_train, factors_train[:, i], codes_test,
+                                 factors_test[:, i], seed))
+  return np.array(accuracies)
 
 
 def downstream_scores(splits, seed=0):

@@ -34,6 +34,7 @@ import numpy as np
 from vae.evaluation import hist_gbt
 from vae.evaluation import metric
 from vae.evaluation import sampled_scores
+from vae.training import preemption
 
 NUM_TRAIN = 10_000  # The fairness study's defaults (fairness_study_v1/metric_configs/fairness.gin).
 NUM_TEST_POINTS_PER_CLASS = 100
@@ -97,6 +98,7 @@ def fairness_matrices(codes, factors, intervened, factor_sizes, seed=0):
   matrices = np.zeros((2, num_factors, num_factors))
   codes = np.asarray(codes, np.float64)
   for i in range(num_factors):
+    preemption.stop_point('scoring fairness')
     others = [j for j in range(num_factors) if j != i]
     predicted = _predictions(codes, np.asarray(factors)[:, i],
                              [np.asarray(intervened[j], np.float64) for j in others], seed)

@@ -27,6 +27,7 @@ from vae import traversal_animation
 from vae.evaluation import factor_latent
 from vae.evaluation import marginal_likelihood
 from vae.evaluation import suite
+from vae.training import preemption
 
 FIGURES_DIR = 'figures'
 _LIKELIHOOD = ('elbo', 'log_px', 'elbo_gap')  # The eval row's entries the suite's file repeats.
@@ -100,6 +101,7 @@ def eval_images(state, images, key):
 def save_figures(state, images, key, eval_metrics, figures_dir):
   """reconstructions.png, and for a VAE samples.png, traversals.png and traversals_<mode>.gif
   (only it generates)."""
+  preemption.stop_point('drawing the figures')
   decoded = _decoded(state, images, key)
   plotting.save_reconstructions(os.path.join(figures_dir, 'reconstructions.png'),
                                 decoded['originals'], decoded['reconstructions'])
@@ -109,6 +111,7 @@ def save_figures(state, images, key, eval_metrics, figures_dir):
   plotting.save_samples(os.path.join(figures_dir, 'samples.png'), decoded['samples'])
   plotting.save_traversals(os.path.join(figures_dir, 'traversals.png'), decoded['traversals'],
                            jnp.linspace(*_TRAVERSAL_VALUES), kl_per_dim)
+  preemption.stop_point('animating the traversals')
   traversal_animation.save_animations(figures_dir, state.model, state.params, images, kl_per_dim)
 
 
@@ -135,4 +138,5 @@ def write_final(workdir, state, images, keys, final_row, dataset=None, sizes=Non
   `keys['disentanglement']`)."""
   save_figures(state, images, keys['sample'], final_row, os.path.join(workdir, FIGURES_DIR))
   if sizes is not None:
+    preemption.stop_point('scoring')
     write_scores(workdir, state, dataset, keys['disentanglement'], sizes, final_row)

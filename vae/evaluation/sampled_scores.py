@@ -28,6 +28,7 @@ import numpy as np
 from vae.data import ground_truth
 from vae.errors import UserInputError
 from vae.evaluation import metric
+from vae.training import preemption
 
 # Observations per encoder call on the host path: bounds memory for image datasets.
 OBSERVATIONS_PER_CALL = 4096
@@ -166,6 +167,7 @@ def _encode_on_host(encoder, inputs, key, render=None):
   chunk = min(OBSERVATIONS_PER_CALL, len(inputs))
   parts = []
   for index, start in enumerate(range(0, len(inputs), chunk)):
+    preemption.stop_point('encoding observations')
     part = inputs[start:start + chunk]
     if render is None:
       observations = np.concatenate([part, np.repeat(part[:1], chunk - len(part), 0)])

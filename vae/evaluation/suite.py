@@ -22,6 +22,7 @@ from vae.evaluation import factor_latent
 from vae.evaluation import metric
 from vae.evaluation import registry
 from vae.evaluation import sampled_scores
+from vae.training import preemption
 
 RESULT_FILE = 'eval_disentanglement.json'
 FACTOR_LATENT_FILE = 'factor_latent.md'
@@ -133,6 +134,7 @@ def _gathered(metrics, inputs, timed):
   """{representation: every metric's scores (floats)}, the metrics in order, each timed."""
   results = {name: {} for name in inputs.codes_train}
   for m in metrics:
+    preemption.stop_point(f'scoring {m.name}')
     scores = timed(m.name, m.score, inputs)
     for name, values in results.items():
       if set(scores[name]) != set(m.keys):

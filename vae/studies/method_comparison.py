@@ -20,6 +20,8 @@ The comparison itself is rebuilt from the sweeps' saved files:
 
 import os
 
+from absl import logging
+
 from vae import files
 from vae import methods as method_registry
 from vae import plotting
@@ -30,6 +32,7 @@ from vae.methods.method import strength_label
 from vae.studies import report
 from vae.studies import score_correlations
 from vae.studies import seed_statistics
+from vae.studies import shards
 from vae.studies import sweep
 from vae.studies import trials
 from vae.training import parallel
@@ -175,17 +178,39 @@ def write_comparison(workdir, methods):
   return table, excluded
 
 
+def report_study(configs, dataset, workdir):
+  """Each entry's UDR and report (`sweep.report_study`), then the comparison's table and
+  figure, of every finished member, whichever process or shard trained it; `configs`: {entry:
+  its sweep's config}."""
+  for entry, entry_config in configs.items():
+    sweep.report_study(entry_config, dataset, os.path.join(workdir, entry))
+  return write_comparison(workdir, list(configs))
+
+
 def run(config, workdir):
   """Sweeps every method (resuming), writes each sweep's report and the comparison.
 
   With several processes (`vae.training.parallel`) each trains its part of every sweep, and
-  process 0 alone locks, reports and returns the table; the others return None.
+  process 0 alone locks, reports and returns the table; the others return None. With
+  `config.shard` (`vae.studies.shards`) it claims the shard, trains the shard's members of every
+  sweep and returns None: `experiments.report` reports.
   """
   methods = entries(config)
   configs = {m: method_config(config, m) for m in methods}
   dataset = None  # Every setting checked before any file; the source opened once.
   for method_cfg in configs.values():
     dataset = settings.check_config(method_cfg, dataset)
+  shard = shards.parse(config.get('shard', ''))
+  if shard is not None:
+    lock = shards.claim(workdir, shard, config.to_dict())
+    try:
+      for method in methods:
+        sweep.train_sweep(configs[method], dataset, os.path.join(workdir, method), shard)
+    finally:
+      lock.release()
+    logging.info('shard %s finished; once every shard has, `python -m experiments.report '
+                 '--workdir=%s` reports the study', shard, workdir)
+    return None
   if not parallel.writes_checkpoints():
     for method in methods:
       sweep.run(configs[method], os.path.join(workdir, method), dataset)

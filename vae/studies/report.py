@@ -106,11 +106,15 @@ def _udr_scores(workdir):
           for name, entry in files.read_json(path, 'UDR scores')['models'].items()}
 
 
-def collect(workdir):
-  """(rows sorted by method, strength, seed; {run_dir: why it was excluded})."""
+def collect(workdir, expected=()):
+  """(rows sorted by method, strength, seed; {run_dir: why it was excluded}); of the study's
+  `expected` run directories, those not begun are excluded as such."""
   rows, excluded = [], {}
   udr_scores = _udr_scores(workdir)
-  for run_dir in run_dirs(workdir):
+  found = run_dirs(workdir)
+  for run_dir in sorted(set(expected) - set(found)):
+    excluded[os.path.relpath(run_dir, workdir)] = 'not started yet'
+  for run_dir in found:
     failure = run_directory.failure(run_dir)
     if failure:
       excluded[os.path.relpath(run_dir, workdir)] = failure
@@ -399,9 +403,10 @@ def write_figures(workdir, rows, names, statistics):
                                 sym)
 
 
-def write_report(workdir):
-  """Writes summary.csv/.json/.md and figures/ for `workdir`; returns (rows, excluded)."""
-  rows, excluded = collect(workdir)
+def write_report(workdir, expected=()):
+  """Writes summary.csv/.json/.md and figures/ for `workdir`; returns (rows, excluded), the
+  study's `expected` run directories not begun among the excluded."""
+  rows, excluded = collect(workdir, expected)
   if not rows:
     return rows, excluded
   names = columns(rows)

@@ -56,7 +56,8 @@ class Member:
 # methods and test inputs), not what any one of them is. A model's saved config leaves them out,
 # so a finished model is finished under any study that holds it.
 STUDY_SETTINGS = ('betas', 'strengths', 'num_seeds', 'models_per_step', 'methods',
-                  'method_strengths', 'method_variants', 'num_test_examples', 'test_seed', 'udr')
+                  'method_strengths', 'method_variants', 'num_test_examples', 'test_seed', 'udr',
+                  'shard')
 
 
 def member_config(config, member: Member):
