@@ -89,7 +89,11 @@ def test_hparams_list_the_settings_and_every_metric(finished_sweep):
   experiment = metadata.parse_experiment_plugin_data(content['.'][metadata.EXPERIMENT_TAG])
   assert [h.display_name for h in experiment.hparam_infos] == ['strength']  # One seed.
   metrics = [m.name.tag for m in experiment.metric_infos]
-  assert metrics[:4] == ['eval/recon', 'eval/kl', 'eval/elbo', 'eval/log_px']
+  # recon, then the headline scores the test config computes, then the ELBO's other terms.
+  assert metrics[:5] == ['eval/recon', 'disentanglement/mean/beta_vae_eval_accuracy',
+                         'disentanglement/mean/factor_vae_eval_accuracy',
+                         'disentanglement/mean/discrete_mig', 'disentanglement/mean/disentanglement']
+  assert metrics.index('eval/kl') < metrics.index('eval/elbo') < metrics.index('eval/log_px')
   for run in runs:
     start = metadata.parse_session_start_info_plugin_data(
         content[run][metadata.SESSION_START_INFO_TAG])
