@@ -26,13 +26,13 @@ from experiments.configs import default
 from experiments.configs import reproduce_chen2018
 from vae import files
 from vae import layers
+from vae import preemption
 from vae import settings
 from vae.errors import Interrupted
 from vae.errors import UserInputError
 from vae.readiness import programs
 from vae.readiness import targets
 from vae.training import loop
-from vae.training import preemption
 from vae.training import train
 
 # Each workload: the config a researcher trains it with on an accelerator.

@@ -11,18 +11,20 @@ import logging as std_logging
 import os
 import re
 import sys
+import time
 
 from absl import app
 from absl import flags
 from absl import logging
+import jax
 import ml_collections
 from ml_collections.config_flags.config_flags import ConfigFileFlagParser
 
 from vae import files
+from vae import preemption
 from vae.errors import Interrupted
 from vae.errors import UserInputError
 from vae.training import parallel
-from vae.training import preemption
 
 # Libraries whose INFO lines would drown the progress lines.
 _QUIET_LIBRARIES = ('/orbax/', '/jax/_src/', '/absl/')
@@ -192,18 +194,42 @@ def run(job, *args):
   preemption.install()
   try:
     for config in (a for a in args if isinstance(a, ml_collections.ConfigDict)):
-      parallel.initialize(config)  # Before any other JAX call.
+      parallel.initialize(config, on_lost=_lost)  # Before any other JAX call.
     return job(*args)
   except (UserInputError, FloatingPointError) as e:
-    sys.exit(f'error: {e}')
+    _exit(1, f'error: {e}')
   except Interrupted as e:
     sys.stderr.write(f'{_one_line(e)}\n')
-    sys.exit(e.exit_code)
+    sys.exit(e.exit_code)  # Every process stops at the same step: they leave the cluster together.
   except OSError as e:  # Disk full, permission denied, a file where a directory should be.
     if e.filename is not None:
-      sys.exit(f'error: cannot write {e.filename}: {e.strerror or _one_line(e)}'
-               f'{files.space_note(e)}')
-    sys.exit(f'error: {_one_line(e)}')
+      _exit(1, f'error: cannot write {e.filename}: {e.strerror or _one_line(e)}'
+            f'{files.space_note(e)}')
+    _exit(1, f'error: {_one_line(e)}')
+  except jax.errors.JaxRuntimeError:
+    if not parallel.distributed():
+      raise
+    # A collective that lost its peer fails at once; the liveness watch names the lost process
+    # within LOST_AFTER_S and ends this one (`_lost`).
+    time.sleep(parallel.LOST_AFTER_S + 4 * parallel.BEAT_S)
+    _exit(1, 'error: a collective with another process of --config.distributed failed and no '
+          'process was found lost; re-run the same command on every host to resume')
+
+
+def _exit(code, line):
+  """Ends the process with `line` on stderr. With several processes it leaves at once: the
+  cluster's shutdown barrier would wait for processes that are gone or still running."""
+  if not parallel.distributed():
+    sys.exit(line)
+  sys.stderr.write(f'{line}\n')
+  sys.stderr.flush()
+  os._exit(code)  # pylint: disable=protected-access
+
+
+def _lost(process, why):
+  _exit(1, f'error: lost process {process} of the {jax.process_count()} of '
+        f'--config.distributed ({why}); re-run the same command on every host to resume from '
+        'the last checkpoint')
 
 
 def report_and_print(write_report, *args):

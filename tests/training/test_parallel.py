@@ -10,10 +10,12 @@ parameters by ~1e-3 (lr 5e-4); a β of 2 for 1 moves the state by up to 9e3 time
 """
 
 import json
+import signal
 import os
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -208,3 +210,51 @@ def test_two_processes_write_each_file_once(tmp_path):
     assert not any(p.startswith(os.path.join(run, 'checkpoints')) for p in written[1])
   assert any('summary.md' in p for p in written[0])
   assert os.path.exists(workdir / 'summary.md')
+
+
+_LONG_SWEEP = ['experiments.sweep_beta', '--config=experiments/configs/sweep_test.py',
+               '--config.model=mlp', '--config.hidden=16', '--config.num_train_steps=600',
+               '--config.log_every_steps=10', '--config.eval_every_steps=300',
+               '--config.checkpoint_every_steps=100']
+
+
+def _cluster(workdir):
+  """Two processes of `_LONG_SWEEP` on `workdir`, started."""
+  port = _free_port()
+  environment = {**os.environ, 'JAX_NUM_CPU_DEVICES': '2'}
+  return [subprocess.Popen(
+      [sys.executable, '-m', *_LONG_SWEEP, f'--workdir={workdir}', '--config.distributed=true',
+       f'--config.coordinator_address=localhost:{port}', '--config.num_processes=2',
+       f'--config.process_id={i}'], cwd=ROOT, env=environment, stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, text=True) for i in range(2)]
+
+
+def _finished(processes):
+  for process in processes:
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr[-3000:]
+
+
+@pytest.mark.slow  # Three two-process sweeps: about 4 minutes.
+def test_a_lost_process_ends_the_other_in_one_line_and_both_rerun_exactly(tmp_path):
+  reference = tmp_path / 'uninterrupted'
+  _finished(_cluster(reference))
+  workdir = tmp_path / 'cluster'
+  survivor, lost = _cluster(workdir)
+  while not any(os.path.exists(workdir / 'runs' / name / 'checkpoints' / '100')
+                for name in ('beta_vae_1_seed_0', 'beta_vae_8_seed_0')):
+    assert lost.poll() is None and survivor.poll() is None
+    time.sleep(0.1)
+  lost.send_signal(signal.SIGKILL)
+  killed = time.time()
+  _, stderr = survivor.communicate(timeout=120)
+  assert time.time() - killed < 60
+  assert survivor.returncode == 1
+  assert 'Traceback' not in stderr and 'Check failure' not in stderr, stderr[-3000:]
+  assert stderr.strip().splitlines()[-1] == (
+      f'error: lost process 1 of the 2 of --config.distributed (it has not signalled for '
+      f'{parallel.LOST_AFTER_S:.0f} s); re-run the same command on every host to resume from the '
+      'last checkpoint')
+  lost.communicate()
+  _finished(_cluster(workdir))
+  assert run_files.snapshot(workdir) == run_files.snapshot(reference)

@@ -25,11 +25,11 @@ import os
 
 import numpy as np
 
+from vae import preemption
 from vae.errors import UserInputError
 from vae.evaluation import hist_gbt
 from vae.evaluation import metric
 from vae.evaluation import validation
-from vae.training import preemption
 
 # The reference adds 1e-11 inside the entropy so an all-zero row is uniform.
 _SMOOTHING = 1e-11

@@ -19,12 +19,12 @@ study's summaries.
 import jax
 import numpy as np
 
+from vae import preemption
 from vae.evaluation import classifiers
 from vae.evaluation import hist_gbt
 from vae.evaluation import metric
 from vae.evaluation import sampled_scores
 from vae.evaluation import validation
-from vae.training import preemption
 
 NUM_TRAIN = '10,100,1000,10000'  # The study's training sizes.
 NUM_TEST = 5_000

@@ -31,10 +31,10 @@ points and 100 points per sensitive value.
 import jax
 import numpy as np
 
+from vae import preemption
 from vae.evaluation import hist_gbt
 from vae.evaluation import metric
 from vae.evaluation import sampled_scores
-from vae.training import preemption
 
 NUM_TRAIN = 10_000  # The fairness study's defaults (fairness_study_v1/metric_configs/fairness.gin).
 NUM_TEST_POINTS_PER_CLASS = 100

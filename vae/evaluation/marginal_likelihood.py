@@ -22,8 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from vae import distributions
+from vae import preemption
 from vae.errors import UserInputError
-from vae.training import preemption
 
 
 def _positive_int(value, setting):

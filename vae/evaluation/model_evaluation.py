@@ -23,11 +23,11 @@ import numpy as np
 from vae import files
 from vae import models
 from vae import plotting
+from vae import preemption
 from vae import traversal_animation
 from vae.evaluation import factor_latent
 from vae.evaluation import marginal_likelihood
 from vae.evaluation import suite
-from vae.training import preemption
 
 FIGURES_DIR = 'figures'
 _LIKELIHOOD = ('elbo', 'log_px', 'elbo_gap')  # The eval row's entries the suite's file repeats.

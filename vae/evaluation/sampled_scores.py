@@ -25,10 +25,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vae import preemption
 from vae.data import ground_truth
 from vae.errors import UserInputError
 from vae.evaluation import metric
-from vae.training import preemption
 
 # Observations per encoder call on the host path: bounds memory for image datasets.
 OBSERVATIONS_PER_CALL = 4096

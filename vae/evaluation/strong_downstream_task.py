@@ -24,11 +24,11 @@ intervened tuple of one model is encoded in one call. Defaults: the reference's 
 import jax
 import numpy as np
 
+from vae import preemption
 from vae.evaluation import classifiers
 from vae.evaluation import hist_gbt
 from vae.evaluation import metric
 from vae.evaluation import sampled_scores
-from vae.training import preemption
 
 NUM_TRAIN = 1_000
 NUM_TEST = 1_000

@@ -17,12 +17,12 @@ import jax
 
 from vae import distributions
 from vae import models
+from vae import preemption
 from vae.evaluation import aggregate_posterior
 from vae.evaluation import factor_latent
 from vae.evaluation import metric
 from vae.evaluation import registry
 from vae.evaluation import sampled_scores
-from vae.training import preemption
 
 RESULT_FILE = 'eval_disentanglement.json'
 FACTOR_LATENT_FILE = 'factor_latent.md'

@@ -10,7 +10,7 @@ boundaries, which depend only on the step, so a resumed run fuses exactly the st
 uninterrupted one fused. The train metrics accumulated since the last log row travel in the
 checkpoint, so the resumed row averages the same steps.
 
-A stop request (`vae.training.preemption`) is honoured after the current fused chunk: every
+A stop request (`vae.preemption`) is honoured after the current fused chunk: every
 trainee is checkpointed, and `errors.Interrupted` is raised.
 """
 
@@ -26,13 +26,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from vae import methods
+from vae import preemption
 from vae import rules
 from vae import settings
 from vae.errors import Interrupted
 from vae.errors import UserInputError
 from vae.training import memory
 from vae.training import parallel
-from vae.training import preemption
 from vae.training import run_directory
 from vae.training import train
 

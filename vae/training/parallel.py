@@ -30,6 +30,15 @@ on every process: the train metrics and stop requests are gathered to all. A mod
 hold it (`owner`); checkpoints by process 0 alone, from the gathered state (a model's state is
 never split across devices, so every host would write the same bytes), followed by a barrier, so
 a model is marked complete only after its final checkpoint is in place.
+
+A process that dies (a lost host, a SIGKILL, an out-of-memory kill) is noticed by the others'
+liveness watch (`initialize`'s `on_lost`): each process bumps a counter of its own in the
+coordination service every `BEAT_S` seconds and reads the others'; one that has not moved for
+`LOST_AFTER_S` is lost, and the entry point's `on_lost` ends this process in one line. Without it
+the survivors would wait in a barrier until the service's heartbeat timeout, after which XLA's
+client aborts each of them with a page of C++ log. Process 0 hosts the service: when it dies,
+that client aborts the others at once (its callback cannot be replaced from Python: jax passes
+none, and the binding's own fails to convert the status), so that case still ends in the log.
 """
 
 from __future__ import annotations
@@ -38,6 +47,8 @@ import collections
 import dataclasses
 import functools
 import math
+import threading
+import time
 
 import jax
 import jax.numpy as jnp
@@ -55,8 +66,65 @@ DEVICE_SETTINGS = ('mesh_shape', 'distributed', 'coordinator_address', 'num_proc
                    'process_id', 'conv_impl')
 
 
-def initialize(config):
-  """Joins the cluster when `--config.distributed=true` (before any other JAX call)."""
+# A process is lost when its counter has not moved for LOST_AFTER_S: longer than a live process's
+# Python thread ever pauses (a compile or a fit holds the interpreter for seconds), shorter than
+# the coordination service's heartbeat timeout (HEARTBEAT_TIMEOUT_S, jax's default), after which
+# XLA's client aborts every process.
+BEAT_S = 2.0
+LOST_AFTER_S = 30.0
+HEARTBEAT_TIMEOUT_S = 100
+
+
+def _counter(client, process):
+  """`process`'s liveness counter, None before its first beat."""
+  try:
+    return client.key_value_try_get(f'vae/alive/{process}')
+  except jax.errors.JaxRuntimeError as e:
+    if 'NOT_FOUND' in str(e):
+      return None
+    raise
+
+
+def distributed() -> bool:
+  """Whether this process joined a cluster (`initialize`)."""
+  return jax_distributed.global_state.client is not None
+
+
+def _watch_liveness(on_lost, beat_s=BEAT_S, lost_after_s=LOST_AFTER_S):
+  """Starts a daemon thread that calls `on_lost(process id, why)` once another process of the
+  cluster is lost."""
+  if jax.process_count() == 1:
+    return
+  client, me, count = jax_distributed.global_state.client, jax.process_index(), jax.process_count()
+
+  def watch():
+    beats, seen = 0, {}
+    while True:
+      beats += 1
+      now = time.monotonic()
+      try:
+        client.key_value_set(f'vae/alive/{me}', str(beats), allow_overwrite=True)
+        counters = {p: _counter(client, p) for p in range(count) if p != me}
+      except Exception as e:  # pylint: disable=broad-except  # The service's host is gone.
+        on_lost(0, f'the coordination service on it stopped answering ({type(e).__name__})')
+        return
+      for p, counter in counters.items():
+        if seen.get(p, (None,))[0] != counter:
+          seen[p] = (counter, now)
+        elif now - seen[p][1] > lost_after_s:
+          on_lost(p, f'it has not signalled for {lost_after_s:.0f} s')
+          return
+      time.sleep(beat_s)
+
+  threading.Thread(target=watch, name='vae-liveness', daemon=True).start()
+
+
+def initialize(config, on_lost=None):
+  """Joins the cluster when `--config.distributed=true` (before any other JAX call).
+
+  `on_lost(process id, why)` is called, from the liveness watch's thread, once another process of
+  the cluster is lost.
+  """
   if not config.get('distributed', False):
     return
   explicit = {
@@ -64,13 +132,15 @@ def initialize(config):
       'num_processes': config.num_processes or None,
       'process_id': None if config.process_id < 0 else config.process_id}
   try:
-    jax.distributed.initialize(**explicit)
+    jax.distributed.initialize(**explicit, heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_S)
   except (ValueError, RuntimeError) as e:
     reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     raise UserInputError(
         f'--config.distributed=true: no cluster to join ({reason}); under SLURM or on a TPU pod '
         'run the same command on every host, else set --config.coordinator_address=HOST:PORT, '
         '--config.num_processes and --config.process_id') from None
+  if on_lost is not None:
+    _watch_liveness(on_lost)
 
 
 def mesh_shape(setting: str, width: int, num_devices: int) -> tuple[int, int]:
