@@ -20,8 +20,6 @@ The comparison itself is rebuilt from the sweeps' saved files:
 
 import os
 
-from absl import logging
-
 from vae import files
 from vae import methods as method_registry
 from vae import plotting
@@ -187,6 +185,16 @@ def report_study(configs, dataset, workdir):
   return write_comparison(workdir, list(configs))
 
 
+def checked_configs(config):
+  """({entry: its sweep's config}, the data source), every setting of every entry checked before
+  any file is written and the source opened once."""
+  configs = {m: method_config(config, m) for m in entries(config)}
+  dataset = None
+  for method_cfg in configs.values():
+    dataset = settings.check_config(method_cfg, dataset)
+  return configs, dataset
+
+
 def run(config, workdir):
   """Sweeps every method (resuming), writes each sweep's report and the comparison.
 
@@ -195,21 +203,15 @@ def run(config, workdir):
   `config.shard` (`vae.studies.shards`) it claims the shard, trains the shard's members of every
   sweep and returns None: `experiments.report` reports.
   """
-  methods = entries(config)
-  configs = {m: method_config(config, m) for m in methods}
-  dataset = None  # Every setting checked before any file; the source opened once.
-  for method_cfg in configs.values():
-    dataset = settings.check_config(method_cfg, dataset)
+  configs, dataset = checked_configs(config)
+  methods = list(configs)
   shard = shards.parse(config.get('shard', ''))
   if shard is not None:
-    lock = shards.claim(workdir, shard, config.to_dict())
-    try:
+    def train_every_sweep():
       for method in methods:
         sweep.train_sweep(configs[method], dataset, os.path.join(workdir, method), shard)
-    finally:
-      lock.release()
-    logging.info('shard %s finished; once every shard has, `python -m experiments.report '
-                 '--workdir=%s` reports the study', shard, workdir)
+
+    shards.train(workdir, shard, config, train_every_sweep)
     return None
   if not parallel.writes_checkpoints():
     for method in methods:

@@ -35,11 +35,7 @@ def write(workdir, config):
   try:
     files.remove_temporaries(workdir, os.path.join(workdir, 'figures'))
     if 'methods' in config:
-      entries = method_comparison.entries(config)
-      configs = {e: method_comparison.method_config(config, e) for e in entries}
-      dataset = None
-      for entry_config in configs.values():
-        dataset = settings.check_config(entry_config, dataset)
+      configs, dataset = method_comparison.checked_configs(config)
       return 'methods.md', method_comparison.report_study(configs, dataset, workdir)
     dataset = settings.check_config(config)
     return 'summary.md', sweep.report_study(config, dataset, workdir)

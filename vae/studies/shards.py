@@ -21,6 +21,8 @@ import dataclasses
 import hashlib
 import os
 
+from absl import logging
+
 from vae import files
 from vae.errors import UserInputError
 from vae.methods.method import strength_label
@@ -94,6 +96,17 @@ def claim(workdir, shard: Shard, study: dict):
     raise UserInputError(str(e).replace(f'={path} ', f'={workdir} ')) from None
   files.write_json_atomic(os.path.join(path, STUDY_FILE), study)
   return lock
+
+
+def train(workdir, shard: Shard, config, train_members):
+  """Claims `shard` of the study `config` in `workdir`, runs `train_members()` and releases it."""
+  lock = claim(workdir, shard, config.to_dict())
+  try:
+    train_members()
+  finally:
+    lock.release()
+  logging.info('shard %s finished; once every shard has, `python -m experiments.report '
+               '--workdir=%s` reports the study', shard, workdir)
 
 
 def studies(workdir) -> list[dict]:

@@ -160,13 +160,7 @@ def run(config, workdir, dataset=None):
     dataset = settings.check_config(config)
   shard = shards.parse(config.get('shard', ''))
   if shard is not None:
-    lock = shards.claim(workdir, shard, config.to_dict())
-    try:
-      train_sweep(config, dataset, workdir, shard)
-    finally:
-      lock.release()
-    logging.info('shard %s finished; once every shard has, `python -m experiments.report '
-                 '--workdir=%s` reports the study', shard, workdir)
+    shards.train(workdir, shard, config, lambda: train_sweep(config, dataset, workdir, shard))
     return None
   if not parallel.writes_checkpoints():
     train_sweep(config, dataset, workdir)
