@@ -216,11 +216,14 @@ def run(job, *args):
           'process was found lost; re-run the same command on every host to resume')
 
 
-def _exit(code, line):
-  """Ends the process with `line` on stderr. With several processes it leaves at once: the
-  cluster's shutdown barrier would wait for processes that are gone or still running."""
+def _exit(code, line, announce=True):
+  """Ends the process with `line` on stderr. With several processes it tells the others when
+  `announce` (they end within a beat, naming it) and leaves at once: the cluster's shutdown
+  barrier would wait for processes that are gone or still running."""
   if not parallel.distributed():
     sys.exit(line)
+  if announce:
+    parallel.announce_exit(line)
   sys.stderr.write(f'{line}\n')
   sys.stderr.flush()
   os._exit(code)  # pylint: disable=protected-access
@@ -229,7 +232,7 @@ def _exit(code, line):
 def _lost(process, why):
   _exit(1, f'error: lost process {process} of the {jax.process_count()} of '
         f'--config.distributed ({why}); re-run the same command on every host to resume from '
-        'the last checkpoint')
+        'the last checkpoint', announce=False)  # Each survivor names the lost one itself.
 
 
 def report_and_print(write_report, *args):

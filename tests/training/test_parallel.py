@@ -91,6 +91,22 @@ def reference(tmp_path_factory):
   return root
 
 
+def test_liveness_watch_loses_a_silent_process_and_names_an_announced_exit():
+  seen, look = {}, parallel.lost_process
+  # Process 2 has not beaten yet when first looked at: its wait starts then, not at time 0.
+  assert look(seen, {1: '1', 2: None}, [], me=0, now=0.0, lost_after_s=30) is None
+  assert look(seen, {1: '2', 2: None}, [], me=0, now=20.0, lost_after_s=30) is None
+  assert look(seen, {1: '3', 2: '1'}, [], me=0, now=29.0, lost_after_s=30) is None
+  assert look(seen, {1: '3', 2: '2'}, [], me=0, now=59.0, lost_after_s=30) is None
+  assert look(seen, {1: '3', 2: '3'}, [], me=0, now=59.5, lost_after_s=30) == (
+      1, 'it has not signalled for 30 s')  # Still at '3' since 29 s.
+  # An announced exit is named at once; this process's own is not another's.
+  exits = [('vae/exit/0', 'error: cannot write X: No space left on device')]
+  assert look({}, {1: '1'}, exits, me=0, now=0.0) is None
+  assert look({}, {0: '1'}, exits, me=1, now=0.0) == (
+      0, 'it ended with: cannot write X: No space left on device')
+
+
 def test_auto_mesh_rule():
   # A single run is data-parallel over every device; a sweep takes the largest divisor of the
   # device count that does not exceed its width for `models`.
@@ -218,12 +234,15 @@ _LONG_SWEEP = ['experiments.sweep_beta', '--config=experiments/configs/sweep_tes
                '--config.checkpoint_every_steps=100']
 
 
-def _cluster(workdir):
-  """Two processes of `_LONG_SWEEP` on `workdir`, started."""
+def _cluster(workdir, file_size_limit_0=None):
+  """Two processes of `_LONG_SWEEP` on `workdir`, started; process 0 under a file-size limit
+  (bytes, from its first checkpoint on) when given."""
   port = _free_port()
   environment = {**os.environ, 'JAX_NUM_CPU_DEVICES': '2'}
+  limited = ['tests.disk_limit_driver', 'checkpoint', '1', str(file_size_limit_0)]
   return [subprocess.Popen(
-      [sys.executable, '-m', *_LONG_SWEEP, f'--workdir={workdir}', '--config.distributed=true',
+      [sys.executable, '-m', *(limited if i == 0 and file_size_limit_0 else []), *_LONG_SWEEP,
+       f'--workdir={workdir}', '--config.distributed=true',
        f'--config.coordinator_address=localhost:{port}', '--config.num_processes=2',
        f'--config.process_id={i}'], cwd=ROOT, env=environment, stdout=subprocess.PIPE,
       stderr=subprocess.PIPE, text=True) for i in range(2)]
@@ -235,26 +254,60 @@ def _finished(processes):
     assert process.returncode == 0, stderr[-3000:]
 
 
-@pytest.mark.slow  # Three two-process sweeps: about 4 minutes.
-def test_a_lost_process_ends_the_other_in_one_line_and_both_rerun_exactly(tmp_path):
-  reference = tmp_path / 'uninterrupted'
-  _finished(_cluster(reference))
+@pytest.fixture(scope='module')
+def uninterrupted(tmp_path_factory):
+  """`_LONG_SWEEP` run to its end by two processes."""
+  workdir = tmp_path_factory.mktemp('uninterrupted')
+  _finished(_cluster(workdir))
+  return workdir
+
+
+def _ended_in_one_line(process, line, since, within_s=60):
+  """`process` exits 1 within `within_s` of `since`, its last line `line`, no traceback."""
+  _, stderr = process.communicate(timeout=within_s + 60)
+  assert time.time() - since < within_s, stderr[-3000:]
+  assert process.returncode == 1, stderr[-3000:]
+  assert 'Traceback' not in stderr and 'Check failure' not in stderr, stderr[-3000:]
+  assert stderr.strip().splitlines()[-1] == line
+
+
+def _lost_line(process, why):
+  return (f'error: lost process {process} of the 2 of --config.distributed ({why}); re-run the '
+          'same command on every host to resume from the last checkpoint')
+
+
+# A kill is sent once either model has its step-100 checkpoint, in the middle of the 600 steps.
+@pytest.mark.slow  # Two two-process sweeps each, plus the shared reference: about 2 minutes each.
+@pytest.mark.parametrize('lost', [1, 0])  # 0 also hosts the coordination service's process.
+def test_a_lost_process_ends_the_other_in_one_line_and_both_rerun_exactly(
+    tmp_path, uninterrupted, lost):
   workdir = tmp_path / 'cluster'
-  survivor, lost = _cluster(workdir)
+  processes = _cluster(workdir)
   while not any(os.path.exists(workdir / 'runs' / name / 'checkpoints' / '100')
                 for name in ('beta_vae_1_seed_0', 'beta_vae_8_seed_0')):
-    assert lost.poll() is None and survivor.poll() is None
+    assert all(p.poll() is None for p in processes)
     time.sleep(0.1)
-  lost.send_signal(signal.SIGKILL)
+  processes[lost].send_signal(signal.SIGKILL)
   killed = time.time()
-  _, stderr = survivor.communicate(timeout=120)
-  assert time.time() - killed < 60
-  assert survivor.returncode == 1
-  assert 'Traceback' not in stderr and 'Check failure' not in stderr, stderr[-3000:]
-  assert stderr.strip().splitlines()[-1] == (
-      f'error: lost process 1 of the 2 of --config.distributed (it has not signalled for '
-      f'{parallel.LOST_AFTER_S:.0f} s); re-run the same command on every host to resume from the '
-      'last checkpoint')
-  lost.communicate()
+  _ended_in_one_line(processes[1 - lost], _lost_line(
+      lost, f'it has not signalled for {parallel.LOST_AFTER_S:.0f} s'), since=killed)
+  processes[lost].communicate()
   _finished(_cluster(workdir))
-  assert run_files.snapshot(workdir) == run_files.snapshot(reference)
+  assert run_files.snapshot(workdir) == run_files.snapshot(uninterrupted)
+
+
+@pytest.mark.slow
+def test_a_full_disk_on_process_0_ends_both_in_one_line_and_both_rerun_exactly(
+    tmp_path, uninterrupted):
+  """Process 0 cannot write its first checkpoint (step 100, 1.2 MB) under a 600 kB file-size
+  limit; process 1 ends within a liveness beat, naming process 0's line."""
+  workdir = tmp_path / 'cluster'
+  processes = _cluster(workdir, file_size_limit_0=600_000)
+  processes[0].wait(timeout=600)
+  failed = time.time()
+  full = (f'cannot write {workdir}/runs/beta_vae_1_seed_0/checkpoints: File too large: the '
+          'checkpoint of step 100 was not saved (the file-size limit is 600,000 bytes)')
+  _ended_in_one_line(processes[0], f'error: {full}', since=failed)
+  _ended_in_one_line(processes[1], _lost_line(0, f'it ended with: {full}'), since=failed)
+  _finished(_cluster(workdir))
+  assert run_files.snapshot(workdir) == run_files.snapshot(uninterrupted)

@@ -34,11 +34,12 @@ a model is marked complete only after its final checkpoint is in place.
 A process that dies (a lost host, a SIGKILL, an out-of-memory kill) is noticed by the others'
 liveness watch (`initialize`'s `on_lost`): each process bumps a counter of its own in the
 coordination service every `BEAT_S` seconds and reads the others'; one that has not moved for
-`LOST_AFTER_S` is lost, and the entry point's `on_lost` ends this process in one line. Without it
-the survivors would wait in a barrier until the service's heartbeat timeout, after which XLA's
-client aborts each of them with a page of C++ log. Process 0 hosts the service: when it dies,
-that client aborts the others at once (its callback cannot be replaced from Python: jax passes
-none, and the binding's own fails to convert the status), so that case still ends in the log.
+`LOST_AFTER_S` is lost, and the entry point's `on_lost` ends this process in one line. A process
+that ends on an error says so first (`announce_exit`), and the others end within a beat, naming
+its line. Without the watch the survivors would wait in a barrier until the service's heartbeat
+timeout, after which XLA's client aborts each of them with a page of C++ log. The service runs in
+a process of its own (coordination_service.py), not inside process 0 as jax would place it, so
+that process 0 too can be lost without the service.
 """
 
 from __future__ import annotations
@@ -53,11 +54,13 @@ import time
 import jax
 import jax.numpy as jnp
 from jax._src import distributed as jax_distributed  # The coordination service's barrier.
+from jax._src.lib import _jax  # The coordination service's factory (initialize).
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 import numpy as np
 
 from vae.errors import UserInputError
+from vae.training import coordination_service
 
 MODELS, DATA = 'models', 'data'
 # Where and how a run computes, not what: a model trained under other values is the same model
@@ -73,6 +76,7 @@ DEVICE_SETTINGS = ('mesh_shape', 'distributed', 'coordinator_address', 'num_proc
 BEAT_S = 2.0
 LOST_AFTER_S = 30.0
 HEARTBEAT_TIMEOUT_S = 100
+_EXITS = 'vae/exit/'  # A process's `announce_exit` line, under its id.
 
 
 def _counter(client, process):
@@ -90,9 +94,28 @@ def distributed() -> bool:
   return jax_distributed.global_state.client is not None
 
 
-def _watch_liveness(on_lost, beat_s=BEAT_S, lost_after_s=LOST_AFTER_S):
+def lost_process(seen, counters, exits, me, now, lost_after_s=LOST_AFTER_S):
+  """(process id, why) of the first other process that announced its exit or whose counter has
+  not moved for `lost_after_s`, else None; one look of the liveness watch.
+
+  `counters`: {process: its counter now, None before its first beat}; `exits`: (key, line) of the
+  announced exits; `seen`: {process: (counter, when it was first seen)}, updated here.
+  """
+  for key, line in exits:
+    process = int(key.rsplit('/', 1)[1])
+    if process != me:
+      return process, f'it ended with: {line.removeprefix("error: ")}'
+  for p, counter in counters.items():
+    if p not in seen or seen[p][0] != counter:  # A first look, or a beat, restarts the wait.
+      seen[p] = (counter, now)
+    elif now - seen[p][1] > lost_after_s:
+      return p, f'it has not signalled for {lost_after_s:.0f} s'
+  return None
+
+
+def _watch_liveness(on_lost, beat_s=BEAT_S):
   """Starts a daemon thread that calls `on_lost(process id, why)` once another process of the
-  cluster is lost."""
+  cluster is lost or has announced its exit."""
   if jax.process_count() == 1:
     return
   client, me, count = jax_distributed.global_state.client, jax.process_index(), jax.process_count()
@@ -101,29 +124,38 @@ def _watch_liveness(on_lost, beat_s=BEAT_S, lost_after_s=LOST_AFTER_S):
     beats, seen = 0, {}
     while True:
       beats += 1
-      now = time.monotonic()
       try:
         client.key_value_set(f'vae/alive/{me}', str(beats), allow_overwrite=True)
         counters = {p: _counter(client, p) for p in range(count) if p != me}
-      except Exception as e:  # pylint: disable=broad-except  # The service's host is gone.
-        on_lost(0, f'the coordination service on it stopped answering ({type(e).__name__})')
+        exits = client.key_value_dir_get(_EXITS)
+      except Exception as e:  # pylint: disable=broad-except  # The service is gone.
+        on_lost(0, f'the coordination service stopped answering ({type(e).__name__})')
         return
-      for p, counter in counters.items():
-        if seen.get(p, (None,))[0] != counter:
-          seen[p] = (counter, now)
-        elif now - seen[p][1] > lost_after_s:
-          on_lost(p, f'it has not signalled for {lost_after_s:.0f} s')
-          return
+      lost = lost_process(seen, counters, exits, me, time.monotonic())
+      if lost is not None:
+        on_lost(*lost)
+        return
       time.sleep(beat_s)
 
   threading.Thread(target=watch, name='vae-liveness', daemon=True).start()
+
+
+def announce_exit(line: str):
+  """Tells the other processes of the cluster that this one ends with `line` (their liveness
+  watch ends them within a beat, naming it)."""
+  if distributed() and jax.process_count() > 1:
+    try:
+      jax_distributed.global_state.client.key_value_set(
+          f'{_EXITS}{jax.process_index()}', line, allow_overwrite=True)
+    except Exception:  # pylint: disable=broad-except  # The service is gone: the watch tells.
+      pass
 
 
 def initialize(config, on_lost=None):
   """Joins the cluster when `--config.distributed=true` (before any other JAX call).
 
   `on_lost(process id, why)` is called, from the liveness watch's thread, once another process of
-  the cluster is lost.
+  the cluster is lost. Process 0 starts the coordination service in a process of its own.
   """
   if not config.get('distributed', False):
     return
@@ -131,6 +163,8 @@ def initialize(config, on_lost=None):
       'coordinator_address': config.coordinator_address or None,
       'num_processes': config.num_processes or None,
       'process_id': None if config.process_id < 0 else config.process_id}
+  in_process_service = _jax.get_distributed_runtime_service
+  _jax.get_distributed_runtime_service = coordination_service.start  # What jax calls on 0.
   try:
     jax.distributed.initialize(**explicit, heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_S)
   except (ValueError, RuntimeError) as e:
@@ -139,6 +173,8 @@ def initialize(config, on_lost=None):
         f'--config.distributed=true: no cluster to join ({reason}); under SLURM or on a TPU pod '
         'run the same command on every host, else set --config.coordinator_address=HOST:PORT, '
         '--config.num_processes and --config.process_id') from None
+  finally:
+    _jax.get_distributed_runtime_service = in_process_service
   if on_lost is not None:
     _watch_liveness(on_lost)
 
