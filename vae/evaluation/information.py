@@ -15,9 +15,16 @@ def _labels(values):
 
 
 def mutual_information(a, b):
-  """Mutual information ``I(a; b)`` in nats of two label vectors of equal length."""
+  """Mutual information ``I(a; b)`` in nats of two label vectors of equal length.
+
+  A single-valued variable carries none: exactly 0, as sklearn returns. The formula would leave
+  rounding there (the marginal of one value sums to 1 - 1e-16 for some counts, so ~2e-16), and
+  modularity would take such a code as informative.
+  """
   a, num_a = _labels(a)
   b, num_b = _labels(b)
+  if num_a == 1 or num_b == 1:
+    return 0.0
   joint = np.bincount(a * num_b + b, minlength=num_a * num_b)
   joint = joint.reshape(num_a, num_b) / a.size
   pa, pb = joint.sum(axis=1), joint.sum(axis=0)
