@@ -12,6 +12,7 @@ import contextlib
 import glob
 import hashlib
 import json
+import math
 import os
 import struct
 
@@ -32,7 +33,7 @@ TIMINGS = ('steps_per_s', 'seconds', 'stage_seconds')  # Wall-clock values: the 
 
 
 def tensorboard_points(workdir):
-  """[(tag, step, value)] of every scalar in the run's event files, in file order."""
+  """[(tag, step, value)] of every scalar in the run's event files, in file order (NaN as 'nan')."""
   points = []
   for path in sorted(glob.glob(os.path.join(workdir, 'events.out.tfevents.*'))):
     with open(path, 'rb') as f:
@@ -44,7 +45,9 @@ def tensorboard_points(workdir):
       offset += 12 + length + 4
       event = event_pb2.Event.FromString(record)
       for value in event.summary.value:
-        points.append((value.tag, event.step, value.simple_value))
+        # NaN (a score undefined for the model) compares equal to itself here.
+        number = value.simple_value
+        points.append((value.tag, event.step, 'nan' if math.isnan(number) else number))
   return points
 
 

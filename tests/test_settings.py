@@ -91,7 +91,8 @@ def _with(config, name, value):
     ('conv_impl', 'cudnn', "unknown conv_impl 'cudnn' (--config.conv_impl); allowed: auto, "
      'matmul, xla'),
     ('disentanglement.num_train', 0, '--config.disentanglement.num_train=0 must be an integer >= '
-     '20 (MIG, modularity and the unsupervised scores histogram the codes into 20 bins)'),
+     '20 (MIG, modularity, the unsupervised scores and the MIG variants histogram the codes '
+     'into 20 bins)'),
     ('disentanglement.num_train', 19, '--config.disentanglement.num_train=19 must be an integer'),
     ('disentanglement.num_test', 1, '--config.disentanglement.num_test=1 must be an integer >= 2'),
     ('disentanglement.representations', 'sampled',

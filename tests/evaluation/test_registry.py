@@ -47,8 +47,8 @@ def test_each_metric_writes_its_declared_keys_for_each_representation():
 def test_the_least_sizes_are_what_each_metric_declares():
   # The settings check each (tests/test_settings.py holds their messages).
   expected = {
-      'num_train': (20, 'MIG, modularity and the unsupervised scores histogram the codes into '
-                        '20 bins'),
+      'num_train': (20, 'MIG, modularity, the unsupervised scores and the MIG variants histogram '
+                        'the codes into 20 bins'),
       'num_test': (2, 'the explicitness ROC AUC needs two test points'),
       'sampled_batch_size': (2, 'BetaVAE pairs and FactorVAE variances need two per batch'),
       'sampled_num_train': (1, ''),

@@ -9,12 +9,15 @@ from vae.evaluation import active_units
 from vae.evaluation import aggregate_posterior
 from vae.evaluation import beta_vae_score
 from vae.evaluation import dci
+from vae.evaluation import dci_es
 from vae.evaluation import downstream_task
 from vae.evaluation import factor_vae_score
 from vae.evaluation import fairness
+from vae.evaluation import infomec
 from vae.evaluation import irs
 from vae.evaluation import metric
 from vae.evaluation import mig
+from vae.evaluation import mig_variants
 from vae.evaluation import modularity
 from vae.evaluation import sampled_scores
 from vae.evaluation import sap
@@ -34,6 +37,9 @@ METRICS = metric.registry((
     downstream_task.METRIC,
     fairness.METRIC,
     strong_downstream_task.METRIC,
+    mig_variants.METRIC,
+    infomec.METRIC,
+    dci_es.METRIC,
 ))
 
 # {size: (least value, why)}: `vae.settings.check_disentanglement` checks each against it.

@@ -13,6 +13,7 @@ from vae.methods import beta_vae
 from vae.methods import dip_vae
 from vae.methods import factor_vae
 from vae.methods import free_bits_vae
+from vae.methods import hfs
 from vae.methods import weakly_supervised
 from vae.methods.method import Method
 
@@ -45,6 +46,8 @@ REGISTRY = _registry(
     dip_vae.DIPVAEII,
     annealed_vae.AnnealedVAE,
     free_bits_vae.FreeBitsVAE,
+    hfs.HFSBetaVAE,
+    hfs.HFSBetaTCVAE,
     weakly_supervised.AdaGVAE,
     weakly_supervised.AdaMLVAE,
     weakly_supervised.GroupVAELabels,

@@ -44,9 +44,12 @@ def evaluation_rows(config, dataset, model, device) -> dict:
   lowerings = {'eval_step': lambda: model_evaluation.eval_step.lower(state, batch, key)}
   if state.method.variational:  # log p(x) and the suite need q(z|x).
     encoder = suite.encoder(state, suite.REPRESENTATIONS)
-    lowerings['log_px'] = lambda: marginal_likelihood.batch_log_px.lower(
-        model, state.params, batch, key, num_samples=config.num_importance_samples,
-        chunk_size=config.importance_chunk_size)
+    posterior = marginal_likelihood.batch_posterior.eval_shape(model, state.params, batch)
+    lowerings['log_px'] = lambda: marginal_likelihood.batch_log_px_chunk.lower(
+        model, state.params, batch, _placed(posterior, one), key,
+        jax.ShapeDtypeStruct((), np.int32, sharding=one),
+        jax.ShapeDtypeStruct((config.eval_batch_size,), np.float32, sharding=one),
+        num_samples=config.num_importance_samples, chunk_size=config.importance_chunk_size)
     lowerings['grid_encoding'] = lambda: sampled_scores.encode_chunk.lower(
         encoder.functions, encoder.params,
         _images(dataset, sampled_scores.OBSERVATIONS_PER_CALL, one), key)

@@ -47,6 +47,19 @@ _METRIC_MEANINGS = {
                    'counts the latents it votes with.'),
     'irs': ('IRS', 'Interventional robustness: how little the latents that carry a factor move '
             'when the other factors change (1: not at all).'),
+    'mig_variants': ('MIG variants', 'MIG-sup: per latent, the gap between its two most '
+                     'informative factors over its entropy (each latent holds one factor); '
+                     'DCIMIG: each factor\'s largest such gap over the factors\' entropy; '
+                     'JEMMIG: 1 minus the joint-entropy gap of each factor and its best latent, '
+                     'normalized (0 to 1; higher is more disentangled).'),
+    'infomec': ('InfoMEC', 'Normalized mutual information between factors and active latents '
+                '(nearest-neighbour estimate): InfoM, each latent informs about one factor; '
+                'InfoC, each factor is held by one latent; InfoE, how much of each factor a '
+                'logistic regression reads from the whole code (0 to 1; higher is better).'),
+    'dci_es': ('DCI-ES', 'Explicitness: 1 minus the area under the loss of random forests of '
+               'growing depth predicting each factor, over its baseline (1 also for a code that '
+               'tells nothing: read it beside the best accuracy, dci_es_informativeness); size: '
+               'factors per latent.'),
 }
 _FAIRNESS = ('Fairness', 'Unfairness of a classifier of one factor towards another (the '
              'sensitive one): mean or max over the sensitive factors, the predicted factors and '
