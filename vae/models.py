@@ -21,6 +21,7 @@ import jax.numpy as jnp
 
 from vae import distributions
 from vae import layers
+from vae import quantization
 from vae.errors import UserInputError
 from vae.likelihoods import Likelihood
 
@@ -155,40 +156,55 @@ class VAE(nn.Module):
 class Autoencoder(nn.Module):
   """A deterministic autoencoder: code z = f(x) (the encoder's mean head), p(x|z) by `decoder`.
 
-  Not generative: it has no prior to sample, hence no `sample`/`traverse`.
+  With `values_per_latent`, the code is quantized (QLAE's latent, `vae.quantization`): each latent
+  snaps to the nearest of its own learned grid of values, and the decoder reads that value with
+  the straight-through gradient. Not generative: it has no prior to sample, hence no
+  `sample`/`traverse`.
   """
 
   encoder: nn.Module
   decoder: nn.Module
   likelihood: Likelihood
   latents: int
+  values_per_latent: int | None = None
+
+  def setup(self):
+    if self.values_per_latent:
+      self.quantizer = quantization.QuantizedLatent(self.latents, self.values_per_latent)
 
   def encode(self, x):
     # The encoder also emits a log-variance head; a deterministic code has no use for it.
     return self.encoder(x)[0]
 
   def code(self, x):
-    """The code (the same as `encode`; named alike in both modules)."""
-    return self.encode(x)
+    """The code the decoder reads: the encoding, or with a grid its quantized value."""
+    z = self.encode(x)
+    return self.quantizer(z)['quantized'] if self.values_per_latent else z
 
   def decode(self, z):
     return self.decoder(z)
 
   def __call__(self, x, key=None):
-    """Encodes and decodes; `key` is unused, accepted so both modules are called alike."""
+    """Encodes and decodes; `key` is unused, accepted so both modules are called alike.
+
+    With a grid, also the quantized code and QLAE's per-example terms (`quantize`'s dict)."""
     del key
     code = self.encode(x)
-    return {'code': code, 'decoder_out': self.decode(code)}
+    if not self.values_per_latent:
+      return {'code': code, 'decoder_out': self.decode(code)}
+    quantized = self.quantizer(code)
+    return {**quantized, 'decoder_out': self.decode(quantized['quantized'])}
 
   def reconstruct(self, x):
-    """E[x | z = f(x)]."""
-    return self.likelihood.mean(self.decode(self.encode(x)))
+    """E[x | z = f(x)] (quantized, with a grid)."""
+    return self.likelihood.mean(self.decode(self.code(x)))
 
 
-def create_model(config, observation_shape, variational) -> VAE | Autoencoder:
+def create_model(config, observation_shape, variational,
+                 values_per_latent=None) -> VAE | Autoencoder:
   """The model named by `config.model`, `config.latents`, `config.likelihood`: a `VAE` when
-  `variational`, else an `Autoencoder`; a conv model's convolutions by `config.conv_impl` (both
-  forms share one parameter tree)."""
+  `variational`, else an `Autoencoder`, quantized on grids of `values_per_latent` when given; a
+  conv model's convolutions by `config.conv_impl` (both forms share one parameter tree)."""
   likelihood = Likelihood(config.likelihood, config.get('fixed_logvar', 0.0))
   out_shape = (*observation_shape[:-1], observation_shape[-1] * likelihood.params_per_channel)
   if config.model == 'mlp':
@@ -209,4 +225,6 @@ def create_model(config, observation_shape, variational) -> VAE | Autoencoder:
   else:
     raise UserInputError(
         f"unknown model '{config.model}' (--config.model); allowed: {', '.join(ARCHITECTURES)}")
-  return (VAE if variational else Autoencoder)(encoder, decoder, likelihood, config.latents)
+  if variational:
+    return VAE(encoder, decoder, likelihood, config.latents)
+  return Autoencoder(encoder, decoder, likelihood, config.latents, values_per_latent)

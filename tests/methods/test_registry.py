@@ -10,7 +10,6 @@ import pytest
 from experiments.configs import test as test_config
 from tests import run_files
 from vae import methods
-from vae import models
 from vae import rules
 from vae.data import dsprites
 from vae.methods import beta_tcvae
@@ -53,7 +52,7 @@ def test_what_derives_from_the_registry():
   assert {'beta_vae', 'beta_tcvae', 'factor_vae', 'dip_vae_i', 'dip_vae_ii',
           'annealed_vae'} <= set(methods.SWEPT)
   assert 'vae' not in methods.SWEPT and all(methods.get(m).strength for m in methods.SWEPT)
-  assert methods.AUTOENCODERS == ('ae', 'sparse_ae', 'denoising_ae', 'contractive_ae')
+  assert methods.AUTOENCODERS == ('ae', 'sparse_ae', 'denoising_ae', 'contractive_ae', 'qlae')
   for name, method in methods.REGISTRY.items():
     # What a summary shows of a method is among what it logs, and is a summary column.
     assert set(method.summary_terms) <= set(method.terms)
@@ -72,7 +71,7 @@ def test_what_derives_from_the_registry():
 def test_every_method_logs_the_terms_it_declares(name):
   config = _config(name)
   method = methods.get(name)
-  model = models.create_model(config, dsprites.IMAGE_SHAPE, method.variational)
+  model = train.create_model(config, dsprites.IMAGE_SHAPE)
   state = train.create_train_state(jax.random.key(0), config, model, dsprites.IMAGE_SHAPE,
                                    dsprites.NUM_COMBINATIONS)
   _, metrics = train.train_step(state, _batch(state, config), jax.random.key(2))
@@ -87,7 +86,7 @@ def _batch(state, config):
 
 
 def _state(config):
-  model = models.create_model(config, dsprites.IMAGE_SHAPE, variational=True)
+  model = train.create_model(config, dsprites.IMAGE_SHAPE)
   return train.create_train_state(jax.random.key(0), config, model, dsprites.IMAGE_SHAPE,
                                   dsprites.NUM_COMBINATIONS)
 

@@ -14,6 +14,7 @@ from vae.methods import dip_vae
 from vae.methods import factor_vae
 from vae.methods import free_bits_vae
 from vae.methods import hfs
+from vae.methods import qlae
 from vae.methods import weakly_supervised
 from vae.methods.method import Method
 
@@ -52,6 +53,7 @@ REGISTRY = _registry(
     weakly_supervised.AdaMLVAE,
     weakly_supervised.GroupVAELabels,
     weakly_supervised.MLVAELabels,
+    qlae.QLAE,
 )
 NAMES = tuple(REGISTRY)
 # The methods with a strength to sweep, each objective once (`vae` is `beta_vae`'s).

@@ -13,6 +13,7 @@ import dataclasses
 from typing import ClassVar
 
 import numpy as np
+import optax
 
 from vae import rules
 
@@ -74,6 +75,18 @@ class Method:
     """
     del num_examples
     return cls(**{f.name: config.get(f.name, f.default) for f in dataclasses.fields(cls)})
+
+  @classmethod
+  def model_options(cls, config) -> dict:
+    """Keyword options of `vae.models.create_model` the method asks of its network."""
+    del config
+    return {}
+
+  def optimizer(self, learning_rate: float, observation_size: int):
+    """The network's optimizer (Adam); `observation_size` is the number of values of one
+    observation, for a method whose settings are per value."""
+    del observation_size
+    return optax.adam(learning_rate)
 
   def sampler(self, dataset):
     """`(key, n) -> batch`: what one training step draws from `dataset` (n observations)."""

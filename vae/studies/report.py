@@ -367,15 +367,17 @@ def write_figures(workdir, rows, names, statistics):
     plotting.save_strength_curves(os.path.join(figures, 'strength_tradeoff_all.png'),
                                   {n: per_strength(rows, n) for _, n in others}, sym,
                                   {n: title for title, n in others})
-  strengths = sorted({r['strength'] for r in rows})
-  kl = np.array([np.median([r['kl_per_dim'] for r in rows if r['strength'] == b], axis=0)
-                 for b in strengths])
-  plotting.save_kl_heatmap(os.path.join(figures, 'kl_per_latent.png'), strengths, kl, sym)
+  variational = all(r['kl_per_dim'] for r in rows)  # A deterministic code (QLAE) has no KL.
+  if variational:
+    strengths = sorted({r['strength'] for r in rows})
+    kl = np.array([np.median([r['kl_per_dim'] for r in rows if r['strength'] == b], axis=0)
+                   for b in strengths])
+    plotting.save_kl_heatmap(os.path.join(figures, 'kl_per_latent.png'), strengths, kl, sym)
   plotting.save_training_curves(
       os.path.join(figures, 'training_curves.png'),
       {f"{sym}={strength_label(r['strength'])} seed={r['seed']}":
            metric_writer.read_metrics(r['run_dir'])
-       for r in rows})
+       for r in rows}, names=('recon', 'kl') if variational else ('recon',))
   label = lambda r: f"{sym} = {strength_label(r['strength'])} (seed {r['seed']})"
   encoded = _first_seeds(rows, lambda r: r.get('factor_latent'))
   if encoded:

@@ -13,6 +13,7 @@ the same data and noise as an uninterrupted one.
 """
 
 import functools
+import math
 from typing import Any
 
 import flax.struct
@@ -57,9 +58,10 @@ def named_keys(seed):
 
 
 @functools.lru_cache(maxsize=None)
-def optimizer(learning_rate: float) -> optax.GradientTransformation:
-  """Adam; one object per learning rate, so jitted steps of equal configs share their compile."""
-  return optax.adam(learning_rate)
+def optimizer(method, learning_rate: float, observation_size: int) -> optax.GradientTransformation:
+  """The method's optimizer (Adam for all but QLAE); one object per (method, learning rate,
+  observation size), so jitted steps of equal configs share their compile."""
+  return method.optimizer(learning_rate, observation_size)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 2))
@@ -71,18 +73,20 @@ def _init_params(model: models.VAE, key, observation_shape):
 
 def create_model(config, observation_shape) -> models.VAE | models.Autoencoder:
   """The network of `config`: a VAE for a variational method, else a deterministic autoencoder."""
-  return models.create_model(config, observation_shape, methods.get(config.method).variational)
+  method = methods.get(config.method)
+  return models.create_model(config, observation_shape, method.variational,
+                             **method.model_options(config))
 
 
 def create_train_state(key, config, model: models.VAE, observation_shape,
                        num_examples=None) -> TrainState:
-  """Initial parameters (from `key`), Adam state and critic of `model`.
+  """Initial parameters (from `key`), optimizer state and critic of `model`.
 
   `num_examples` is the size of the training set (`GroundTruthDataset.num_examples`).
   """
   method = methods.from_config(config, num_examples)
   params = _init_params(model, key, tuple(observation_shape))
-  tx = optimizer(float(config.learning_rate))
+  tx = optimizer(method, float(config.learning_rate), math.prod(observation_shape))
   # Folded, not split from `key`: the VAE's initial parameters stay those of before critics.
   critic_params = method.init_critic(jax.random.fold_in(key, 1), model.latents)
   critic = None if critic_params is None else {
