@@ -79,6 +79,8 @@ def _with(config, name, value):
     ('drop_probability', 1.0, '--config.drop_probability=1.0 must be in [0, 1)'),
     ('contractive_weight', math.inf, '--config.contractive_weight=inf must be a finite number'),
     ('values_per_latent', 1, '--config.values_per_latent=1 must be an integer >= 2'),
+    ('correlated_factors', 'shape:size:0.1', "--config.correlated_factors='shape:size:0.1': no "
+     "factor 'size'"),
     ('gradient_clip', 0.0, '--config.gradient_clip=0.0 must be a finite number > 0'),
     ('weight_decay', -0.1, '--config.weight_decay=-0.1 must be a finite number >= 0'),
     ('quantization_weight', -1.0, '--config.quantization_weight=-1.0 must be >= 0'),

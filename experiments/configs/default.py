@@ -23,6 +23,9 @@ def get_config():
   config.data_dir = ''
   config.data_path = ''
   config.texture_path = ''
+  # Training draws with coupled factors (Roth et al. 2023): a preset of vae.data.correlated, or
+  # pairs FACTOR:FACTOR:SIGMA; the evaluation keeps uniform factors. Empty: none.
+  config.correlated_factors = ''
   config.model = 'conv'
   # How conv layers compute (same parameters, same values): 'matmul' (vae/layers.py, the XLA:CPU
   # win), 'xla' (native lax.conv, for GPU/TPU), 'auto' (matmul on CPU, xla elsewhere).

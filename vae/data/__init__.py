@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from vae.data import correlated
 from vae.data import dsprites
 from vae.data import dsprites_file
 from vae.data import dsprites_variants
@@ -57,7 +58,9 @@ def get_dataset(name: str, data_dir: str | None = None,
 
 
 def from_config(config) -> GroundTruthDataset:
-  """The dataset of `config.dataset`, its inputs from the config's data settings."""
-  return get_dataset(config.dataset, settings=DataSettings(
+  """The dataset of `config.dataset`, its inputs from the config's data settings, its training
+  factors correlated by `config.correlated_factors`."""
+  dataset = get_dataset(config.dataset, settings=DataSettings(
       config.get('data_dir'), config.get('data_path', ''),
       config.get('texture_path', '')))
+  return correlated.apply(dataset, config.get('correlated_factors', ''))

@@ -57,6 +57,9 @@ class GroundTruthDataset:
     draw: `(key, n) -> (observations, factors)` of n random rows, for datasets
       without a full factor grid.
     num_rows: how many rows `draw` picks from (None: not known).
+    train_factors: `(key, n) -> int [n, F]`, the training distribution of the factors when it
+      is not `sample_factors`' uniform one (correlated factors, `vae.data.correlated`); the
+      evaluation always draws uniform factors.
     fixed_observations: True when `observations_from_factors` renders a factor tuple the same
       wherever it stands in a batch, so a tuple's observation (and its codes) can be computed
       once; False for renderers that draw a per-image nuisance (the coloured, noisy and
@@ -73,6 +76,7 @@ class GroundTruthDataset:
   draw: Optional[Callable[[Key, int], tuple[Array, Array]]] = None
   num_rows: Optional[int] = None
   fixed_observations: bool = True
+  train_factors: Optional[Callable[[Key, int], Array]] = None
 
   def __post_init__(self):
     if len(self.factor_names) != len(self.factor_sizes):
@@ -112,3 +116,9 @@ class GroundTruthDataset:
   def sample(self, key: Key, n: int) -> Array:
     """Returns n observations [n, *observation_shape] drawn at random."""
     return self.sample_with_factors(key, n)[0]
+
+  def sample_train(self, key: Key, n: int) -> Array:
+    """n training observations: of `train_factors` where set, else as `sample`."""
+    if self.train_factors is None:
+      return self.sample(key, n)
+    return self.observations_from_factors(self.train_factors(key, n))

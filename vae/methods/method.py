@@ -90,7 +90,7 @@ class Method:
 
   def sampler(self, dataset):
     """`(key, n) -> batch`: what one training step draws from `dataset` (n observations)."""
-    return dataset.sample
+    return dataset.sample_train
 
   def check_source(self, dataset, config):
     """Raises a one-line UserInputError when the method cannot train on `dataset` with
