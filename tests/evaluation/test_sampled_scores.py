@@ -11,8 +11,11 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from tests.evaluation import host_reference
+from vae import errors
+from vae import preemption
 from vae.data import dsprites
 from vae.data import dsprites_variants
 from vae.data import ground_truth
@@ -152,3 +155,22 @@ def test_codes_of_given_factors_encode_exactly_those_tuples():
     np.testing.assert_array_equal(codes['mean'], expected)
     assert codes['sampled'].shape == expected.shape
     assert not np.array_equal(codes['sampled'], expected)
+
+
+def test_the_grid_is_encoded_in_parts_a_stop_can_end_between(monkeypatch):
+  data, encoder = _small_grid(), _encoder()
+  whole = sampled_scores.grid_statistics(data, encoder, 100)  # 1,536 points: one call.
+  monkeypatch.setattr(sampled_scores, 'GRID_POINTS_PER_CALL', 500)  # 4 calls, the last short.
+  parts = sampled_scores.grid_statistics(data, encoder, 100)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7), parts, whole)
+  calls = []
+
+  def stop_at_third(what):
+    calls.append(what)
+    if len(calls) == 3:
+      raise errors.Interrupted(15, f'SIGTERM: stopped while {what}')
+
+  monkeypatch.setattr(preemption, 'stop_point', stop_at_third)
+  with pytest.raises(errors.Interrupted, match='encoding the factor grid'):
+    sampled_scores.grid_statistics(data, encoder, 100)
+  assert calls == ['encoding the factor grid'] * 3
