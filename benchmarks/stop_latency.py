@@ -25,10 +25,11 @@ _ONE_SHORT_MODEL = ['--config.betas=1', '--config.num_seeds=1', '--config.models
 
 
 def gaps(points):
-  """[(stage, stop points, seconds, longest gap)] in order, from [(time, stage)]: a stage's time
-  and gaps run from the stop point before its first."""
+  """[(stage, stop points, seconds, longest gap)] in order, from [(time, stage)]: the work after
+  a stop point, until the next, is its stage's (a stop point is called before the work it
+  guards: a metric, a fit, a chunk)."""
   stages = collections.OrderedDict()
-  for (before, _), (now, what) in zip(points, points[1:]):
+  for (before, what), (now, _) in zip(points, points[1:]):
     count, spent, longest = stages.get(what, (0, 0.0, 0.0))
     stages[what] = (count + 1, spent + now - before, max(longest, now - before))
   return [(what, *values) for what, values in stages.items()]
@@ -64,6 +65,7 @@ def main():
   except SystemExit as e:
     if e.code:
       raise
+  points.append((time.monotonic(), 'done'))
   print(f'\n{"stage":<40} {"points":>6} {"seconds":>9} {"longest gap":>12}')
   rows = gaps(points)
   for what, count, spent, longest in rows:
