@@ -36,6 +36,12 @@ def _positive_int(value, setting):
   return int(value)
 
 
+def _chunks(num_samples, chunk_size):
+  """(samples per chunk C = min(chunk_size, K), number of chunks) of K = `num_samples`."""
+  chunk = min(chunk_size, num_samples)
+  return chunk, -(-num_samples // chunk)
+
+
 def iwae_log_px(key, encode, log_likelihood, x, num_samples: int, chunk_size: int,
                 first_chunk=0, num_chunks: int | None = None):
   """Per-example K-sample bound log (1/K) Σ_k p(x|z_k) p(z_k) / q(z_k|x), z_k ~ q(z|x): [B] nats.
@@ -50,9 +56,8 @@ def iwae_log_px(key, encode, log_likelihood, x, num_samples: int, chunk_size: in
   jit-safe jnp.
   """
   num_samples = _positive_int(num_samples, 'num_importance_samples')
-  chunk = min(_positive_int(chunk_size, 'importance_chunk_size'), num_samples)
-  if num_chunks is None:
-    num_chunks = -(-num_samples // chunk)
+  chunk, all_chunks = _chunks(num_samples, _positive_int(chunk_size, 'importance_chunk_size'))
+  num_chunks = all_chunks if num_chunks is None else num_chunks
   mean, logvar = encode(x)
   batch, latents = mean.shape
   x_rep = jnp.repeat(x, chunk, axis=0)  # Row b·chunk + j pairs with z[b, j] after the reshape.
@@ -109,7 +114,7 @@ def vae_log_px(model, params, images, key, num_samples, chunk_size, batch_size):
   count = len(images)
   if count == 0:
     raise UserInputError('vae_log_px needs at least one image; got an empty array')
-  num_chunks = -(-num_samples // min(chunk_size, num_samples))
+  _, num_chunks = _chunks(num_samples, chunk_size)
   per_batch = []
   for index, start in enumerate(range(0, count, batch_size)):
     x = jnp.asarray(images[start:start + batch_size])
