@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vae.data import ground_truth
 from vae.data.ground_truth import GroundTruthDataset
 from vae.errors import UserInputError
 
@@ -129,17 +130,14 @@ def sampler(sizes, pairs):
   uniform (pure JAX)."""
   coupled, coupled_sizes, cdf = joint_table(sizes, pairs)
   cdf = jnp.asarray(cdf, jnp.float32)
-  strides = np.array([math.prod(coupled_sizes[i + 1:]) for i in range(len(coupled))])
 
   def sample_factors(key, n):
     cell_key, other_key = jax.random.split(key)
-    uniform = jax.random.randint(other_key, (n, len(sizes)), 0, jnp.asarray(sizes, jnp.int32),
-                                 jnp.int32)
+    uniform = ground_truth.uniform_factors(sizes, other_key, n)
     u = jax.random.uniform(cell_key, (n,), jnp.float32)
     cell = jnp.minimum(_count_at_most(cdf, u), cdf.shape[0] - 1)
-    values = (cell[:, None] // jnp.asarray(strides, jnp.int32)) % jnp.asarray(coupled_sizes,
-                                                                              jnp.int32)
-    return uniform.at[:, jnp.asarray(coupled)].set(values.astype(jnp.int32))
+    values = ground_truth.index_to_factors(cell, coupled_sizes)
+    return uniform.at[:, jnp.asarray(coupled)].set(values)
 
   return sample_factors
 
