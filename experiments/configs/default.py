@@ -35,8 +35,10 @@ def get_config():
   config.likelihood = 'bernoulli'
   config.fixed_logvar = 0.0
   # Any name in vae/methods/__init__.py's REGISTRY: the autoencoders ae, sparse_ae, denoising_ae,
-  # contractive_ae; vae (= beta_vae at β = 1); the disentanglement methods beta_vae, beta_tcvae,
-  # factor_vae, dip_vae_i, dip_vae_ii, annealed_vae, free_bits_vae.
+  # contractive_ae, qlae; vae (= beta_vae at β = 1); the disentanglement methods beta_vae,
+  # beta_tcvae, factor_vae, dip_vae_i, dip_vae_ii, annealed_vae, free_bits_vae, hfs_beta_vae,
+  # hfs_beta_tcvae; on pairs ada_gvae, ada_mlvae, group_vae_labels, mlvae_labels; with a few
+  # labels s2_beta_vae, s2_factor_vae, s2_dip_vae_i, s2_beta_tcvae, supervised_vae.
   config.method = 'beta_vae'
   # Every method's settings at the defaults its module declares (vae/methods/: what each does
   # and why), its strength among them: the value a sweep varies, traced, so no recompiles. Any

@@ -34,7 +34,10 @@ _UNIT_INTERVAL = ('beta_vae_train_accuracy', 'beta_vae_eval_accuracy', 'factor_v
                   *(f'downstream_{fit}_n{p}_{s}_accuracy' for fit in ('logreg', 'gbt')
                     for p in range(1, 5) for s in ('mean', 'min')),
                   *(f'strong_downstream_mean_{s}accuracy' for s in
-                    ('train_', 'test_', 'strong_train_', 'strong_test_')))
+                    ('train_', 'test_', 'strong_train_', 'strong_test_')),
+                  # Ratios of informations (Carbonneau et al.'s normalizations; InfoMEC's paper).
+                  'mig_sup', 'dcimig', 'jemmig', 'infom', 'infoe', 'infoc',
+                  'dci_es_informativeness')
 _NON_NEGATIVE = ('gaussian_total_correlation', 'gaussian_wasserstein_correlation',
                  'gaussian_wasserstein_correlation_norm', 'mutual_info_score')
 
@@ -62,13 +65,17 @@ def test_every_score_in_its_valid_range(config, tmp_path):
     for name in _NON_NEGATIVE:
       assert values[name] >= 0.0, (representation, name, values[name])
     assert values['irs'] <= 1.0  # 1 − a ratio of deviations; below 0 only for a pathological code.
+    # 1 − an area over the baseline's triangle: below 0 only when a probe is worse than guessing.
+    assert values['dci_es_explicitness'] <= 1.0
+    # Factors over codes: dSprites' five factors (shape, scale, orientation, x, y) over 4 latents.
+    assert values['dci_es_size'] == 5 / config.latents
     for name in ('active_latents', 'factor_vae_num_active_dims', 'irs_num_active_dims'):
       assert 0 <= values[name] <= config.latents
   # Every metric is timed (the suite benchmark reports their shares).
   assert set(scores['stage_seconds']) == {
       'encoding', 'active_units', 'mig', 'dci', 'sap', 'modularity', 'unsupervised', 'beta_vae',
       'factor_vae', 'irs', 'factor_latent', 'fairness', 'downstream_task',
-      'strong_downstream_task'}
+      'strong_downstream_task', 'mig_variants', 'infomec', 'dci_es'}
 
 
 @pytest.mark.slow  # The whole 737,280-image grid is rendered and encoded.

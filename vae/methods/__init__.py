@@ -15,6 +15,7 @@ from vae.methods import factor_vae
 from vae.methods import free_bits_vae
 from vae.methods import hfs
 from vae.methods import qlae
+from vae.methods import semi_supervised
 from vae.methods import weakly_supervised
 from vae.methods.method import Method
 
@@ -53,6 +54,11 @@ REGISTRY = _registry(
     weakly_supervised.AdaMLVAE,
     weakly_supervised.GroupVAELabels,
     weakly_supervised.MLVAELabels,
+    semi_supervised.S2BetaVAE,
+    semi_supervised.S2FactorVAE,
+    semi_supervised.S2DIPVAEI,
+    semi_supervised.S2BetaTCVAE,
+    semi_supervised.SupervisedVAE,
     qlae.QLAE,
 )
 NAMES = tuple(REGISTRY)
