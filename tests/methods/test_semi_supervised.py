@@ -15,13 +15,21 @@ The reference's scalars are float32 (printed as the shortest float32 repr), so t
 at float32 tolerance.
 """
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from experiments.configs import test as test_config
+from vae import methods
+from vae import settings as settings_module
+from vae.data import dsprites
 from vae.errors import UserInputError
+from vae.methods import beta_vae
 from vae.methods import semi_supervised as s2
+from vae.training import train
 
 SIZES = (3, 6, 5)
 MEAN = np.random.RandomState(0).normal(size=(6, 4)).astype(np.float32)
@@ -257,3 +265,97 @@ def test_bad_inputs_are_one_line_errors(call, match):
 
 def test_cov_needs_no_latent_per_factor():
   assert np.isfinite(_batch('cov', MEAN[:, :2]))
+
+
+# ------------------------------------------------------------------- the methods' pieces
+
+def _method(name='s2_beta_vae', **settings):
+  config = test_config.get_config()
+  config.model, config.hidden, config.method = 'mlp', 32, name
+  config.latents = len(dsprites.FACTOR_SIZES)
+  config.update(settings)
+  return config, methods.from_config(config, dsprites.NUM_COMBINATIONS)
+
+
+def test_the_labelled_set_is_drawn_once_from_its_own_key_and_labelled():
+  _, method = _method(num_labelled=100)
+  factors, labels, sizes = s2.labelled_set(dsprites.dataset(), method)
+  assert factors.shape == (90, 5) and sizes.tolist() == list(dsprites.FACTOR_SIZES)
+  np.testing.assert_array_equal(labels, factors)  # The perfect labeller.
+  # The same set for every model of a sweep (a fixed key), another with another labelled_seed.
+  np.testing.assert_array_equal(s2.labelled_set(dsprites.dataset(), method)[0], factors)
+  other = s2.labelled_set(dsprites.dataset(), dataclasses.replace(method, labelled_seed=1))[0]
+  assert not np.array_equal(other, factors)
+  binned = s2.labelled_set(dsprites.dataset(), dataclasses.replace(method, labeller='bin'))
+  np.testing.assert_array_equal(binned[1], s2.bin_labels(factors, dsprites.FACTOR_SIZES, 5)[0])
+  assert binned[2].tolist() == [3, 5, 5, 5, 5]
+  partial = s2.labelled_set(dsprites.dataset(), dataclasses.replace(
+      method, labeller='partial', observed_factors=2))
+  assert partial[1].shape == (90, 2) and len(partial[2]) == 2
+
+
+def test_a_batch_renders_labelled_rows_beside_unlabelled_images():
+  _, method = _method(num_labelled=20, labeller='bin')
+  dataset = dsprites.dataset()
+  factors, labels, sizes = s2.labelled_set(dataset, method)
+  batch = jax.jit(method.sampler(dataset), static_argnums=1)(jax.random.key(3), 16)
+  assert batch['x'].shape == batch['x_labelled'].shape == (16, *dsprites.IMAGE_SHAPE)
+  # Each labelled image is the rendering of a labelled row, with that row's labels and targets.
+  rendered = np.asarray(dataset.observations_from_factors(jnp.asarray(factors)))
+  for image, row_labels, targets in zip(batch['x_labelled'], batch['labels'], batch['targets']):
+    rows = np.flatnonzero((rendered == np.asarray(image)).all(axis=(1, 2, 3)))
+    assert rows.size and any(np.array_equal(labels[r], row_labels) for r in rows)
+    np.testing.assert_allclose(targets, np.asarray(row_labels) / sizes, rtol=1e-6)
+
+
+def _loss_parts(name, **settings):
+  config, method = _method(name, **settings)
+  model = train.create_model(config, dsprites.IMAGE_SHAPE)
+  params = model.init(jax.random.key(0), jnp.zeros((1, *dsprites.IMAGE_SHAPE)),
+                      jax.random.key(1))['params']
+  batch = method.sampler(dsprites.dataset())(jax.random.key(2), 8)
+  return method, model, params, batch
+
+
+def test_the_loss_is_the_unsupervised_method_on_unlabelled_images_plus_gamma_r_s():
+  method, model, params, batch = _loss_parts('s2_beta_vae', gamma_sup=3.0)
+  key = jax.random.key(4)
+  loss, aux = method(model, params, None, batch, key, 8.0, 10)
+  unsupervised, _ = beta_vae.BetaVAE()(model, params, None, batch['x'], key, 8.0, 10)
+  supervised = method.supervised(model, params, batch)
+  np.testing.assert_allclose(loss, unsupervised + 3.0 * supervised, rtol=1e-6)
+  assert float(aux['supervised']) == float(supervised) and float(aux['gamma_sup']) == 3.0
+  # The eval row is the β-VAE's on single observations.
+  row = method.evaluate(model, params, None, batch['x'], key, 8.0, 10)
+  assert set(row) == set(beta_vae.BetaVAE()(model, params, None, batch['x'], key, 8.0, 10)[1])
+
+
+def test_the_supervised_vae_trains_its_encoder_on_the_labels_alone():
+  method, model, params, batch = _loss_parts('supervised_vae')
+  key = jax.random.key(4)
+  full = jax.grad(lambda p: method(model, p, None, batch, key, 0.0, 0)[0])(params)
+  labels_only = jax.grad(lambda p: method.supervised(model, p, batch))(params)
+  for got, want in zip(jax.tree.leaves(full['encoder']), jax.tree.leaves(labels_only['encoder'])):
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+  assert any(np.abs(g).max() > 0 for g in jax.tree.leaves(full['decoder']))
+
+
+@pytest.mark.parametrize('settings,match', [
+    ({'latents': 4}, 'latents=4 must be at least 5'),
+    ({'labeller': 'partial', 'observed_factors': 6}, 'observed_factors=6 must be an integer in'),
+    ({'labeller': 'typo'}, "unknown labeller 'typo'"),
+    ({'supervised_loss': 'embed'}, "unknown supervised_loss 'embed'"),
+    ({'labelled_train_fraction': 0.0}, 'labelled_train_fraction'),
+])
+def test_bad_settings_are_one_line_errors(settings, match):
+  config, _ = _method()
+  config.update(settings)
+  with pytest.raises(UserInputError, match=match) as error:
+    settings_module.check_config(config)
+  assert '\n' not in str(error.value)
+
+
+def test_a_partial_labeller_needs_a_latent_per_observed_factor_only():
+  config, _ = _method(labeller='partial', observed_factors=2)
+  config.latents = 2
+  settings_module.check_config(config)
