@@ -181,6 +181,12 @@ class Autoencoder(nn.Module):
     z = self.encode(x)
     return self.quantizer(z)['quantized'] if self.values_per_latent else z
 
+  def posterior(self, x):
+    """(`code`, the encoder's unused log-variance head): what the evaluation scores, in the form
+    of `VAE.encode`, so a QLAE is scored on the quantized code its decoder reads."""
+    encoding, logvar = self.encoder(x)
+    return (self.quantizer(encoding)['quantized'] if self.values_per_latent else encoding), logvar
+
   def decode(self, z):
     return self.decoder(z)
 

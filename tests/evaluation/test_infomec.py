@@ -200,5 +200,6 @@ def test_the_metric_declaration():
   assert metric.least_sizes(infomec.METRIC.least) == {
       'num_train': (11, 'InfoMEC estimates mutual information from 10 nearest neighbours')}
   codes, factors = weak_mixture()
-  inputs = types.SimpleNamespace(codes_train={'mean': codes}, factors_train=factors)
+  inputs = types.SimpleNamespace(codes_train={'mean': codes}, factors_train=factors,
+                                 discrete_codes=False)
   assert infomec.METRIC.score(inputs) == {'mean': infomec.infomec(codes, factors)}

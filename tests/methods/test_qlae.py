@@ -17,6 +17,9 @@ from tests import figure_legibility
 from tests import run_files
 from vae import methods
 from vae import quantization
+from vae.evaluation import infomec
+from vae.evaluation import metric
+from vae.evaluation import suite
 from vae.methods import autoencoders
 from vae.studies import sweep
 from vae.training import train
@@ -70,6 +73,24 @@ def test_the_code_is_on_the_grid_and_the_loss_is_recon_plus_lambda_p_times_the_t
   np.testing.assert_allclose(float(loss), float(recon + 0.01 * math.prod(SHAPE) * terms),
                              rtol=1e-6)
   assert {'recon', 'quantization_loss', 'commitment_loss'} <= set(aux)
+
+
+def test_the_suite_scores_the_quantized_code_with_infomec_s_discrete_estimator():
+  config = _config()
+  state = _state(config)
+  x = _images()
+  encoder = suite.encoder(state, ('mean',))
+  codes = encoder.represent(encoder.statistics(state.params, x), jax.random.key(0))['mean']
+  np.testing.assert_array_equal(codes, state.model.apply({'params': state.params}, x,
+                                                         method='code'))
+  # The suite marks such a code discrete; InfoMEC then uses the plug-in estimator on it.
+  factors = np.array([[0, 1], [1, 0], [0, 0], [1, 1]] * 5)
+  quantized = np.tile(np.asarray(codes), (5, 1))
+  inputs = metric.Inputs(None, None, {'mean': quantized, 'sampled': quantized + 0.0},
+                         factors, None, None, None, (), (), 1, discrete_codes=True)
+  scores = infomec.METRIC.score(inputs)
+  assert scores['mean'] == infomec.infomec(quantized, factors, discrete_codes=True)
+  np.testing.assert_equal(scores['sampled'], infomec.infomec(quantized, factors))
 
 
 def test_the_optimizer_decays_and_clips_the_weights_alone_with_the_clip_per_value():

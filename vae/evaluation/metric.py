@@ -39,7 +39,8 @@ class Inputs:
   """What the suite hands every metric of one model: the dataset and the model's encoder (a
   `sampled_scores.PureEncoder`), the codes `{representation: [N, C]}` of the train and test points
   and their factors, the sample sizes, the keys of each stream and the observations per step of
-  the in-graph encoder."""
+  the in-graph encoder; `discrete_codes`, whether the mean representation is a quantized code
+  (a few values per latent)."""
   dataset: Any
   encoder: Any
   codes_train: dict
@@ -50,6 +51,7 @@ class Inputs:
   keys: tuple
   noise_keys: tuple
   per_step: int
+  discrete_codes: bool = False
 
   def split(self, name):
     """(codes_train, factors_train, codes_test, factors_test) of representation `name`."""

@@ -49,7 +49,9 @@ class _Posterior:
   model: Any
 
   def __call__(self, params, x):
-    return self.model.apply({'params': params}, x, method=models.VAE.encode)
+    method = (models.Autoencoder.posterior if isinstance(self.model, models.Autoencoder)
+              else models.VAE.encode)
+    return self.model.apply({'params': params}, x, method=method)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,12 +147,14 @@ def _gathered(metrics, inputs, timed):
 
 
 def evaluate_representations(dataset, encoder, key, noise_key, sizes, timed=None,
-                             metrics=registry.METRICS):
+                             metrics=registry.METRICS, discrete_codes=False):
   """{name: every score (a flat dict of floats)} of each representation of `encoder`.
 
   Every representation is scored on the same observations, each set encoded once; `noise_key`
-  feeds the sampled representation's noise. The metrics `skipped(sizes)` names are left out. `timed` (a `_Stopwatch`) collects the seconds of
-  each stage.
+  feeds the sampled representation's noise. The metrics `skipped(sizes)` names are left out.
+  `timed` (a `_Stopwatch`) collects the seconds of each stage. `discrete_codes`: the mean
+  representation takes a few values per latent (a quantized code), for metrics that estimate
+  differently then.
   """
   timed = timed or _Stopwatch()
   keys, noise = jax.random.split(key, _STREAMS), jax.random.split(noise_key, _STREAMS)
@@ -169,7 +173,8 @@ def evaluate_representations(dataset, encoder, key, noise_key, sizes, timed=None
   codes_test, factors_test = timed('encoding', sampled_scores.codes_and_factors, dataset,
                                    encoder, keys[1], noise[1], sizes.num_test, **per_step)
   inputs = metric.Inputs(dataset, encoder, codes_train, factors_train, codes_test, factors_test,
-                         sizes, tuple(keys), tuple(noise), sizes.encode_batch_size)
+                         sizes, tuple(keys), tuple(noise), sizes.encode_batch_size,
+                         discrete_codes)
   left_out = skipped(sizes)
   results = _gathered([m for m in metrics if m.name not in left_out], inputs, timed)
   results['factor_latent'] = timed('factor_latent', factor_latent.factor_latent,
@@ -193,8 +198,9 @@ def evaluate_state(state, dataset, key, sizes):
   scored = sizes.get('representations', ','.join(REPRESENTATIONS)).split(',')
   names = tuple(name for name in REPRESENTATIONS if name in scored)
   timed = _Stopwatch()
+  quantized = bool(getattr(state.model, 'values_per_latent', None))
   results = evaluate_representations(dataset, encoder(state, names), representation_key,
-                                     noise_key, sizes, timed)
+                                     noise_key, sizes, timed, discrete_codes=quantized)
   results['sizes'] = sizes.to_dict()
   results['skipped_metrics'] = list(skipped(sizes))
   results['grid_tabulated'] = tabulates(dataset, sizes)
