@@ -89,6 +89,23 @@ def test_methods_at_equal_strength_are_compared_beyond_seed_noise():
   assert 'the least p at this n is 0.1)' in overlapping  # 2 / C(6, 3).
 
 
+def test_methods_each_at_one_strength_of_its_own_are_compared_together():
+  rows = (_rows({'beta_vae': [0.1, 0.12, 0.09, 0.11], 'ada_gvae_k1': [0.3, 0.25, 0.28, 0.31]}) +
+          [{'method': 'qlae', 'strength': 0.001, 'seed': s, 'recon': 90.0, 'discrete_mig': v}
+           for s, v in enumerate([0.2, 0.22, 0.19, 0.21])])
+  text = method_comparison.markdown(rows, {})
+  # β-VAE and Ada-GVAE share β = 6; QLAE's λ is another quantity: compared in the group of all.
+  assert '- strength 6, MIG: beta_vae 0.105 [0.0975, 0.113], ada_gvae_k1 0.29' in text
+  assert '- each at its strength, MIG: beta_vae 0.105 [0.0975, 0.113], ada_gvae_k1 0.29 ' \
+         '[0.273, 0.302], qlae 0.205 [0.198, 0.212]' in text
+  # 2 / C(8, 4): wholly separated groups of 4.
+  assert '  - qlae against beta_vae: qlae is above beta_vae beyond seed noise (p = 0.0286).' in text
+  # Two strengths of one method: no group of all.
+  two = _rows({'beta_vae': [0.1, 0.2], 'beta_tcvae': [0.3, 0.4]})
+  two[0]['strength'] = 4.0
+  assert 'each at its strength' not in method_comparison.markdown(two, {})
+
+
 def test_the_sweeps_of_a_comparison_are_found_by_their_directories(tmp_path):
   for method in ('beta_tcvae', 'beta_vae'):
     (tmp_path / method / 'runs').mkdir(parents=True)

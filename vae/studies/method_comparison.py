@@ -8,10 +8,12 @@ some of its settings changed, e.g. `{'ada_gvae_k1': {'method': 'ada_gvae',
 'num_changed_factors': '1'}}`, so one method can stand in the table under several settings.
 The comparison itself is rebuilt from the sweeps' saved files:
   methods.csv / methods.md      one row per model: method, strength, seed, recon, kl, elbo,
-                                log_px, the method's TC estimate and the headline scores;
-                                methods.md also compares the methods at each strength they
-                                share (`vae.studies.seed_statistics`: best by median, beyond
-                                seed noise or not; with three or more, each against the first)
+                                log_px, the method's TC estimate and the headline scores (with
+                                InfoMEC and DCI-ES explicitness); methods.md also compares the
+                                methods at each strength they share, and all of them when each
+                                has one strength (`vae.studies.seed_statistics`: best by median,
+                                beyond seed noise or not; with three or more, each against the
+                                first)
   figures/methods_tradeoff.png  each score against recon, a marker per method, a point per strength
   score_correlations.csv, figures/score_correlations.png
                                 the columns' rank correlations over every model
@@ -39,7 +41,9 @@ from vae.training import parallel
 _TC_OF = {'beta_tcvae': 'tc', 'factor_vae': 'tc_estimate'}
 SCORES = (('discrete_mig', 'MIG'), ('chen_mig', 'MIG (Chen et al.)'),
           ('factor_vae_eval_accuracy', 'FactorVAE score'),
-          ('disentanglement', 'DCI disentanglement'), ('sap_score', 'SAP'))
+          ('disentanglement', 'DCI disentanglement'), ('sap_score', 'SAP'),
+          ('infom', 'InfoM'), ('infoc', 'InfoC'), ('infoe', 'InfoE'),
+          ('dci_es_explicitness', 'DCI-ES explicitness'))
 COLUMNS = ('method', 'strength', 'seed', 'recon', 'kl', 'elbo', 'log_px', 'tc',
            *(name for name, _ in SCORES))
 
@@ -101,12 +105,27 @@ def _verdict(by_method):
           f'p = {best.p_value:.3g}; the least p at this n is {best.smallest_p:.3g})')
 
 
-def _at_equal_strength(table):
-  """Lines comparing the methods at each strength two or more of them share, score by score;
-  with three or more, each is also compared with the first (the baseline)."""
+def _compared_groups(table):
+  """[(label, rows)]: the rows at each strength that two or more entries share; and, when every
+  entry has one strength and they are not all the same, all the rows, each entry at its own (a
+  method whose strength is another quantity, QLAE's λ beside a β, is still compared)."""
+  groups = [(f'strength {strength_label(strength)}', [r for r in table if r['strength'] == strength])
+            for strength in sorted({r['strength'] for r in table})]
+  groups = [(label, rows) for label, rows in groups if len({r['method'] for r in rows}) >= 2]
+  strengths = {}
+  for r in table:
+    strengths.setdefault(r['method'], set()).add(r['strength'])
+  if (len(strengths) >= 2 and all(len(v) == 1 for v in strengths.values())
+      and len(set.union(*strengths.values())) > 1):
+    groups.append(('each at its strength', table))
+  return groups
+
+
+def _compared(table):
+  """Lines comparing the methods in each of `_compared_groups`, score by score; with three or
+  more, each is also compared with the first (the baseline)."""
   lines = []
-  for strength in sorted({r['strength'] for r in table}):
-    at = [r for r in table if r['strength'] == strength]
+  for label, at in _compared_groups(table):
     for name, title in SCORES:
       by_method = {}
       for r in at:
@@ -115,8 +134,7 @@ def _at_equal_strength(table):
       if len(by_method) < 2:
         continue
       spreads = ', '.join(f'{m} {report.spread_cell(v, 3)}' for m, v in by_method.items())
-      lines.append(f'- strength {strength_label(strength)}, {title}: {spreads}; '
-                   f'{_verdict(by_method)}.')
+      lines.append(f'- {label}, {title}: {spreads}; {_verdict(by_method)}.')
       baseline, *others = by_method
       if len(others) > 1:
         lines += [f'  - {other} against {baseline}: '
@@ -134,9 +152,11 @@ def markdown(table, excluded):
   for row in table:
     cells = [row['method'], strength_label(row['strength']), str(row['seed'])]
     lines.append('| ' + ' | '.join(cells + [_cell(row.get(c)) for c in COLUMNS[3:]]) + ' |')
-  compared = _at_equal_strength(table)
+  compared = _compared(table)
   if compared:
-    lines += ['', '## The methods at equal strength', '',
+    lines += ['', '## The methods compared over seeds', '',
+              'At each strength two or more methods share; when each method has one strength, '
+              'also all of them, each at its own.', '',
               'Median [interquartile range] over seeds; the test is that of each sweep\'s summary '
               '(Mann–Whitney U of the best method over the runner-up, by permutation).', '',
               *compared]

@@ -53,7 +53,8 @@ _METRIC_MEANINGS = {
                      'JEMMIG: 1 minus the joint-entropy gap of each factor and its best latent, '
                      'normalized (0 to 1; higher is more disentangled).'),
     'infomec': ('InfoMEC', 'Normalized mutual information between factors and active latents '
-                '(nearest-neighbour estimate): InfoM, each latent informs about one factor; '
+                '(nearest-neighbour estimate; counts for a quantized code): InfoM, each latent '
+                'informs about one factor; '
                 'InfoC, each factor is held by one latent; InfoE, how much of each factor a '
                 'logistic regression reads from the whole code (0 to 1; higher is better).'),
     'dci_es': ('DCI-ES', 'Explicitness: 1 minus the area under the loss of random forests of '
