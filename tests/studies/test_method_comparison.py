@@ -6,7 +6,13 @@ import os
 import ml_collections
 import pytest
 
+from experiments.configs import hfs_correlated_cpu
 from experiments.configs import methods_test
+from experiments.configs import recent_methods_cpu
+from experiments.configs import reproduce_hsu2023
+from experiments.configs import reproduce_locatello2020_cpu
+from experiments.configs import reproduce_locatello2020_few_labels
+from experiments.configs import reproduce_roth2023
 from tests import figure_legibility
 from vae import methods as registry
 from vae.errors import UserInputError
@@ -162,3 +168,12 @@ def test_the_figure_has_a_panel_per_score_some_model_has(tmp_path, monkeypatch):
   method_comparison.write_comparison(str(tmp_path), ['beta_vae', 'ada_gvae_k1'])
   assert drawn['scores'] == [('discrete_mig', 'MIG')]
   assert list(drawn['points']) == ['beta_vae', 'ada_gvae_k1']
+
+
+@pytest.mark.parametrize('module', [reproduce_locatello2020_cpu, recent_methods_cpu,
+                                    hfs_correlated_cpu, reproduce_locatello2020_few_labels,
+                                    reproduce_hsu2023, reproduce_roth2023],
+                         ids=lambda m: m.__name__.rsplit('.', 1)[-1])
+def test_shipped_comparison_configs_pass_every_check(module):
+  configs, _ = method_comparison.checked_configs(module.get_config())
+  assert list(configs) == module.get_config().methods.split(',')
