@@ -167,6 +167,18 @@ def test_qlae_objective_is_the_weighted_sum_of_batch_means():
   assert aux['loss'] is loss
 
 
+def test_end_share_counts_codes_on_a_grid_s_smallest_or_largest_value():
+  # An unsorted learned grid: latent 0's ends are indices 2 (smallest) and 0 (largest).
+  values = jnp.array([[0.9, 0.1, -0.7], [-1.0, 0.0, 1.0]])
+  codes = jnp.array([[5.0, 0.1], [0.2, -3.0], [-2.0, 0.4], [0.0, 2.0]])
+  indices = quantization.nearest_indices(codes, values)
+  # Brute force: each entry's nearest value compared with its latent's min and max.
+  nearest = np.asarray(quantization.gather_values(values, indices))
+  ends = (nearest == np.asarray(values).min(1)) | (nearest == np.asarray(values).max(1))
+  assert ends.tolist() == [[True, False], [False, True], [True, False], [False, True]]
+  assert float(quantization.end_share(indices, values)) == ends.mean() == 0.5
+
+
 def test_weight_for_summed_recon():
   # 64×64×1 dSprites, the authors' dSprites λ = 0.001: 0.001·4096 beside a summed reconstruction.
   assert quantization.weight_for_summed_recon(0.001, 64 * 64) == pytest.approx(4.096, abs=_TOL)

@@ -98,6 +98,13 @@ def commitment_loss(codes, quantized):
   return jnp.mean(jnp.square(codes - jax.lax.stop_gradient(quantized)), axis=-1)
 
 
+def end_share(indices, values):
+  """The share of code entries [B, D] on the smallest or largest value of their latent's grid
+  [D, K]: near 1, the encoder has run past the grid and the code is nearly binary."""
+  low, high = jnp.argmin(values, axis=1), jnp.argmax(values, axis=1)
+  return jnp.mean((indices == low[None]) | (indices == high[None]))
+
+
 def quantize(codes, values):
   """Quantizes codes [B, D] on the grid [D, K]; returns the decoder's input and the terms.
 

@@ -14,6 +14,10 @@ weighs the two terms by λ·P and the optimizer clips at `gradient_clip`·P: the
 the authors', P times larger, which Adam's and the decay's updates do not see. The authors'
 defaults: λ = 0.01 (0.001 in their fixed dSprites config), 10 values per latent, decay 0.1, clip
 1, learning rate 1e-3.
+
+`grid_end_share` (logged) is the share of code entries on an end value of their grid: an
+encoder that runs past its grids faster than Adam moves them (at most about the learning rate a
+step) leaves a nearly binary code, which a small λ allows (BUILD_NOTES.md has the measurement).
 """
 
 import dataclasses
@@ -34,8 +38,8 @@ class QLAE(Method):
   name = 'qlae'
   strength = Strength('quantization_weight', 'λ', (0.001, 0.01, 0.1), 0.01)
   variational = False
-  terms = ('quantization_loss', 'commitment_loss')
-  summary_terms = ('quantization_loss',)
+  terms = ('quantization_loss', 'commitment_loss', 'grid_end_share')
+  summary_terms = ('quantization_loss', 'grid_end_share')
   values_per_latent: int = setting(quantization.DEFAULT_VALUES_PER_LATENT,
                                    rules.Rule(lambda v: rules.is_int(v) and v >= 2,
                                               'an integer >= 2'))
@@ -58,4 +62,5 @@ class QLAE(Method):
     weight = quantization.weight_for_summed_recon(strength, math.prod(x.shape[1:]))
     loss, aux = quantization.qlae_objective(recon, out['quantization_loss'],
                                             out['commitment_loss'], weight, weight)
-    return loss, {**aux, 'quantization_weight': strength}
+    end = quantization.end_share(out['indices'], params['quantizer']['values'])
+    return loss, {**aux, 'quantization_weight': strength, 'grid_end_share': end}
