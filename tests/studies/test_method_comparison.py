@@ -112,6 +112,16 @@ def test_methods_each_at_one_strength_of_its_own_are_compared_together():
   assert 'each at its strength' not in method_comparison.markdown(two, {})
 
 
+def test_a_score_a_model_leaves_undefined_is_left_out_and_said():
+  rows = _rows({'beta_vae': [0.1, 0.12, 0.09, 0.11], 'beta_tcvae': [0.3, float('nan'), 0.28, 0.31]})
+  text = method_comparison.markdown(rows, {})
+  # The three defined seeds: median 0.3, quartiles 0.29 and 0.305 (numpy's linear interpolation);
+  # 4 and 3 seeds wholly separated: Mann–Whitney's exact two-sided p = 2 / C(7, 3) = 0.0571.
+  assert ('- strength 6, MIG: beta_vae 0.105 [0.0975, 0.113], beta_tcvae 0.3 [0.29, 0.305] '
+          '(1 seeds undefined, left out); not distinguishable at n = 3 seeds (highest median '
+          'beta_tcvae, p = 0.0571; the least p at this n is 0.0571).') in text
+
+
 def test_the_sweeps_of_a_comparison_are_found_by_their_directories(tmp_path):
   for method in ('beta_tcvae', 'beta_vae'):
     (tmp_path / method / 'runs').mkdir(parents=True)

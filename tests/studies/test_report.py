@@ -137,3 +137,9 @@ def test_the_answer_comes_first_and_every_column_once_in_its_family():
   for name in report.metric_names(names):
     assert sum(line.startswith(f'| {name} |') for line in full) == 1, name
   assert '### Fairness' in full and '### Other' in full
+
+
+def test_a_score_a_model_leaves_undefined_is_not_among_its_strength_s_seeds():
+  rows = [{'strength': 1.0, 'infoc': 0.2}, {'strength': 1.0, 'infoc': float('nan')},
+          {'strength': 4.0, 'infoc': None}, {'strength': 4.0, 'infoc': 0.5}]
+  assert report.per_strength(rows, 'infoc') == {1.0: [0.2], 4.0: [0.5]}

@@ -127,13 +127,18 @@ def _compared(table):
   lines = []
   for label, at in _compared_groups(table):
     for name, title in SCORES:
-      by_method = {}
+      by_method, undefined = {}, {}
       for r in at:
-        if r.get(name) is not None:
+        if report.defined(r.get(name)):
           by_method.setdefault(r['method'], []).append(float(r[name]))
+        elif r.get(name) is not None:
+          undefined[r['method']] = undefined.get(r['method'], 0) + 1
       if len(by_method) < 2:
         continue
-      spreads = ', '.join(f'{m} {report.spread_cell(v, 3)}' for m, v in by_method.items())
+      spreads = ', '.join(
+          f'{m} {report.spread_cell(v, 3)}' + (f' ({undefined[m]} seeds undefined, left out)'
+                                               if m in undefined else '')
+          for m, v in by_method.items())
       lines.append(f'- {label}, {title}: {spreads}; {_verdict(by_method)}.')
       baseline, *others = by_method
       if len(others) > 1:

@@ -19,6 +19,7 @@ import csv
 import glob
 import io
 import json
+import math
 import os
 
 import numpy as np
@@ -152,11 +153,17 @@ def write_csv(path, rows, names):
   files.write_atomic(path, text.getvalue())
 
 
+def defined(value) -> bool:
+  """Whether a row's score is a number: not missing, and not NaN (a score the model leaves
+  undefined, e.g. InfoC with one active latent), which no median or rank test can take."""
+  return value is not None and math.isfinite(float(value))
+
+
 def per_strength(rows, name):
-  """{strength: values of `name` over its seeds}."""
+  """{strength: the defined values of `name` over its seeds}."""
   grouped = {}
   for r in rows:
-    if r.get(name) is not None:
+    if defined(r.get(name)):
       grouped.setdefault(r['strength'], []).append(float(r[name]))
   return grouped
 
