@@ -178,8 +178,7 @@ class Autoencoder(nn.Module):
 
   def code(self, x):
     """The code the decoder reads: the encoding, or with a grid its quantized value."""
-    z = self.encode(x)
-    return self.quantizer(z)['quantized'] if self.values_per_latent else z
+    return self.posterior(x)[0]
 
   def posterior(self, x):
     """(`code`, the encoder's unused log-variance head): what the evaluation scores, in the form
