@@ -143,3 +143,12 @@ def test_a_score_a_model_leaves_undefined_is_not_among_its_strength_s_seeds():
   rows = [{'strength': 1.0, 'infoc': 0.2}, {'strength': 1.0, 'infoc': float('nan')},
           {'strength': 4.0, 'infoc': None}, {'strength': 4.0, 'infoc': 0.5}]
   assert report.per_strength(rows, 'infoc') == {1.0: [0.2], 4.0: [0.5]}
+
+
+def test_a_summary_cell_names_its_seeds_when_a_model_left_the_score_undefined():
+  rows = [{'strength': 1.0, 'seed': s, 'infoc': v} for s, v in enumerate([0.2, float('nan'), 0.4])]
+  table = '\n'.join(report._table(rows, ['infoc'], [1.0], 'β'))
+  # The header counts the strength's 3 models; the cell's median is of the 2 defined values.
+  assert '| | β = 1 (n=3) |' in table and '| infoc | 0.3 [0.25, 0.35] (n=2) |' in table
+  rows[1]['infoc'] = 0.3
+  assert '| infoc | 0.3 [0.25, 0.35] |' in '\n'.join(report._table(rows, ['infoc'], [1.0], 'β'))

@@ -292,8 +292,16 @@ def _table(rows, names, strengths, sym, titles=None):
     grouped = per_strength(rows, name)
     if grouped:
       lines.append(f'| {titles.get(name, name)} | ' + ' | '.join(
-          spread_cell(grouped[b]) if b in grouped else '' for b in strengths) + ' |')
+          _cell_of(grouped.get(b, []), seeds[b]) for b in strengths) + ' |')
   return lines
+
+
+def _cell_of(values, seeds):
+  """A table cell of a strength's defined values; '(n=k)' after it when a model of the strength
+  left the score undefined, so the header's n is not read as the cell's."""
+  if not values:
+    return ''
+  return spread_cell(values) + (f' (n={len(values)})' if len(values) < seeds else '')
 
 
 def markdown(rows, names, excluded, statistics, workdir):
